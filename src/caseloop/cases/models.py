@@ -1,0 +1,316 @@
+"""Cases: one tracked customer problem from intake to close, with its whole history."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+CASE_NUMBER_PREFIX = "CL-"
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    IN_PROGRESS = "in_progress", _("In Progress")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS)
+
+
+class DisplayStatus(models.TextChoices):
+    """What the inbox shows: an open case past its resolve deadline shows as Overdue."""
+
+    NEW = "new", _("New")
+    IN_PROGRESS = "in_progress", _("In Progress")
+    OVERDUE = "overdue", _("Overdue")
+    CLOSED = "closed", _("Closed")
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual", _("Entered by staff")
+    API = "api", _("API")
+    WEB = "web", _("Web form")
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone call")
+    SURVEY = "survey", _("Survey alert")
+
+
+class Case(models.Model):
+    """A customer problem being worked: who owns it, who watches, how late it may be, how it ended.
+
+    Status moves New → In Progress (first activity by someone who may act on it) → Closed, and
+    back to In Progress when reopened. ``was_overdue`` stays set once a deadline was missed, for
+    reporting. ``version`` grows with every change, so two people acting on the same case at
+    once cannot silently overwrite each other.
+    """
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    case_type = models.ForeignKey("programs.CaseType", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="cases"
+    )
+    unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="cases")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_cases",
+    )
+    transaction = models.ForeignKey(
+        "customers.Transaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    subject = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    external_source = models.CharField(max_length=64, blank=True)
+    external_id = models.CharField(max_length=128, blank=True)
+    alert_reason = models.JSONField(
+        default=dict, blank=True, help_text=_("Which alert rule fired and the values that made it.")
+    )
+    verbatim = models.TextField(blank=True, help_text=_("The customer's own words."))
+    needs_contact_info = models.BooleanField(
+        default=False, help_text=_("The customer could not be matched to any contact details.")
+    )
+
+    created_at = models.DateTimeField()
+    start_due_at = models.DateTimeField(null=True, blank=True)
+    resolve_due_at = models.DateTimeField(null=True, blank=True)
+    first_activity_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    was_overdue = models.BooleanField(default=False)
+    reopen_count = models.PositiveIntegerField(default=0)
+
+    closing_status = models.ForeignKey(
+        "programs.ClosingStatus", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    root_causes = models.ManyToManyField("programs.RootCause", blank=True, related_name="+")
+    final_note = models.TextField(blank=True)
+
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # The same survey response or message delivered twice must make one case.
+            models.UniqueConstraint(
+                fields=["external_source", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="case_unique_external_ref",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="closed") | models.Q(closed_at__isnull=False),
+                name="case_closed_has_closed_at",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="closed") | models.Q(closing_status__isnull=True),
+                name="case_open_has_no_closing_status",
+            ),
+        ]
+        indexes = [
+            # The agent's inbox: my open cases, most urgent first.
+            models.Index(
+                fields=["owner", "resolve_due_at", "id"],
+                condition=models.Q(status__in=["new", "in_progress"]),
+                name="case_open_by_owner_due",
+            ),
+            models.Index(
+                fields=["unit", "resolve_due_at", "id"],
+                condition=models.Q(status__in=["new", "in_progress"]),
+                name="case_open_by_unit_due",
+            ),
+            models.Index(fields=["owner", "status", "-created_at"], name="case_owner_status"),
+            models.Index(fields=["unit", "status", "-created_at"], name="case_unit_status"),
+            models.Index(fields=["program", "created_at"], name="case_program_created"),
+            models.Index(fields=["customer", "-created_at"], name="case_customer_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.subject}"
+
+    @property
+    def number(self) -> str:
+        return format_case_number(self.pk)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.CLOSED
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.is_open and self.resolve_due_at is not None and self.resolve_due_at < now
+
+    def display_status(self, now: datetime) -> DisplayStatus:
+        if self.is_overdue(now):
+            return DisplayStatus.OVERDUE
+        return DisplayStatus(self.status)
+
+
+def format_case_number(pk: int | None) -> str:
+    return f"{CASE_NUMBER_PREFIX}{pk:06d}" if pk else ""
+
+
+def parse_case_number(text: str) -> int | None:
+    """The case id in ``CL-000123``, ``cl-123`` or ``123``; None when the text is not a number."""
+    text = text.strip().upper()
+    if text.startswith(CASE_NUMBER_PREFIX):
+        text = text[len(CASE_NUMBER_PREFIX) :]
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+class WatcherAccess(models.TextChoices):
+    FULL = "full", _("Full access")
+    LIMITED = "limited", _("Read only")
+
+
+class CaseWatcher(models.Model):
+    """Someone kept informed of a case: full-access watchers may act like the owner, limited-access
+    watchers only read."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="watchers")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watched_cases"
+    )
+    access = models.CharField(max_length=8, choices=WatcherAccess.choices)
+    added_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "user"], name="watcher_once_per_case")
+        ]
+        indexes = [models.Index(fields=["user", "case"], name="watcher_by_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} watches case {self.case_id}"
+
+
+class CaseNote(models.Model):
+    """A note written on a case by someone working it."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+def attachment_path(instance: "CaseAttachment", filename: str) -> str:
+    # The uploaded name is never part of the path: it may contain "../" or collide.
+    return f"cases/{instance.case_id}/{instance.storage_key}"
+
+
+class CaseAttachment(models.Model):
+    """A file uploaded to a case. The original name is kept for display only."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    storage_key = models.CharField(max_length=64, editable=False)
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=128)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class ContactOutcome(models.TextChoices):
+    REACHED = "reached", _("Reached the customer")
+    NO_ANSWER = "no_answer", _("No answer")
+    LEFT_MESSAGE = "left_message", _("Left a message")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+
+
+class ContactAttempt(models.Model):
+    """An attempt to reach the customer, successful or not."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="contact_attempts")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(max_length=16, default="phone")
+    outcome = models.CharField(max_length=16, choices=ContactOutcome.choices)
+    note = models.TextField(blank=True)
+    attempted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} ({self.channel})"
+
+
+class CaseTask(models.Model):
+    """One item of the case's checklist, copied from its type's playbook when the case opened."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="tasks")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Case opened")
+    STARTED = "started", _("Work started")
+    NOTE_ADDED = "note_added", _("Note added")
+    ATTACHMENT_ADDED = "attachment_added", _("File attached")
+    CONTACT_ATTEMPTED = "contact_attempted", _("Contact attempt")
+    TASK_COMPLETED = "task_completed", _("Task completed")
+    TASK_UNDONE = "task_undone", _("Task unticked")
+    ASSIGNED = "assigned", _("Assigned")
+    WATCHER_ADDED = "watcher_added", _("Watcher added")
+    WATCHER_REMOVED = "watcher_removed", _("Watcher removed")
+    CLOSED = "closed", _("Closed")
+    REOPENED = "reopened", _("Reopened")
+    OVERDUE = "overdue", _("Became overdue")
+    ESCALATED = "escalated", _("Escalated")
+
+
+class CaseEvent(models.Model):
+    """The case's append-only history: one row per thing that happened, never edited."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"], name="event_case_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on case {self.case_id}"

@@ -1,0 +1,60 @@
+"""Reads about the organisation shared by the other apps."""
+
+from collections.abc import Iterable
+
+from django.db.models import Q, QuerySet
+
+from caseloop.org.models import Membership, Unit, User
+
+
+def subtree(unit: Unit) -> QuerySet[Unit]:
+    """The unit and every unit below it."""
+    return Unit.objects.filter(path__startswith=unit.path)
+
+
+def units_reachable_by(user: User, roles: Iterable[str] | None = None) -> QuerySet[Unit]:
+    """Units in the subtree of any unit where ``user`` holds one of ``roles`` (any if None)."""
+    memberships = Membership.objects.filter(user=user)
+    if roles is not None:
+        memberships = memberships.filter(role__in=list(roles))
+    paths = list(memberships.values_list("unit__path", flat=True))
+    if not paths:
+        return Unit.objects.none()
+    condition = Q()
+    for path in paths:
+        condition |= Q(path__startswith=path)
+    return Unit.objects.filter(condition)
+
+
+def roles_on(user: User, unit: Unit) -> set[str]:
+    """The roles ``user`` holds on ``unit`` through it or any of its ancestors."""
+    return set(
+        Membership.objects.filter(user=user, unit_id__in=unit.ancestor_ids).values_list(
+            "role", flat=True
+        )
+    )
+
+
+def manager_chain(unit: Unit) -> list[User]:
+    """Managers from the unit upwards, nearest first, each once."""
+    ancestors = {
+        u.pk: u for u in Unit.objects.select_related("manager").filter(pk__in=unit.ancestor_ids)
+    }
+    chain: list[User] = []
+    for unit_id in reversed(unit.ancestor_ids):
+        ancestor = ancestors.get(unit_id)
+        if ancestor and ancestor.manager and ancestor.manager not in chain:
+            chain.append(ancestor.manager)
+    return chain
+
+
+def designated_owner(unit: Unit) -> User | None:
+    """The nearest designated owner from the unit upwards."""
+    ancestors = {
+        u.pk: u for u in Unit.objects.select_related("owner").filter(pk__in=unit.ancestor_ids)
+    }
+    for unit_id in reversed(unit.ancestor_ids):
+        ancestor = ancestors.get(unit_id)
+        if ancestor and ancestor.owner:
+            return ancestor.owner
+    return None
