@@ -50,6 +50,16 @@ def fast_password_hashing(settings: SettingsWrapper) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def static_files_without_manifest(settings: SettingsWrapper) -> None:
+    # Production serves hashed names from the manifest `collectstatic` writes (the serve test
+    # covers that); tests render pages without collecting first.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def now() -> datetime:
     return MONDAY_9AM

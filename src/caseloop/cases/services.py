@@ -249,7 +249,9 @@ def _check_upload(upload: UploadedFile) -> tuple[str, str]:
     guessed, _ = mimetypes.guess_type(upload.name or "")
     content_type = declared or (guessed or "")
     if content_type not in allowed or (guessed and guessed not in allowed):
-        raise InvalidInput(f"Files of type {content_type or 'unknown'} are not accepted.", "file")
+        raise InvalidInput(
+            f"Files of type {content_type or 'unknown'} are not accepted.", field="file"
+        )
     suffix = PurePath(upload.name or "").suffix.lower()
     return content_type, suffix if suffix.isascii() and len(suffix) <= 10 else ""
 
