@@ -89,6 +89,11 @@ class Case(models.Model):
     first_activity_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     was_overdue = models.BooleanField(default=False)
+    # The next instant the deadline sweep must look at this case (a start or resolve deadline,
+    # or the next escalation step); NULL once nothing is pending. The sweep reads only the
+    # partial index on this column, so its cost follows the cases due, not the cases open.
+    next_deadline_at = models.DateTimeField(null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
     reopen_count = models.PositiveIntegerField(default=0)
 
     closing_status = models.ForeignKey(
@@ -129,6 +134,11 @@ class Case(models.Model):
                 condition=models.Q(status__in=["new", "in_progress"]),
                 name="case_open_by_unit_due",
             ),
+            models.Index(
+                fields=["next_deadline_at", "id"],
+                condition=models.Q(next_deadline_at__isnull=False),
+                name="case_next_deadline_due",
+            ),
             models.Index(fields=["owner", "status", "-created_at"], name="case_owner_status"),
             models.Index(fields=["unit", "status", "-created_at"], name="case_unit_status"),
             models.Index(fields=["program", "created_at"], name="case_program_created"),
@@ -147,7 +157,7 @@ class Case(models.Model):
         return self.status != Status.CLOSED
 
     def is_overdue(self, now: datetime) -> bool:
-        return self.is_open and self.resolve_due_at is not None and self.resolve_due_at < now
+        return self.is_open and self.resolve_due_at is not None and self.resolve_due_at <= now
 
     def display_status(self, now: datetime) -> DisplayStatus:
         if self.is_overdue(now):
@@ -295,6 +305,7 @@ class EventKind(models.TextChoices):
     REOPENED = "reopened", _("Reopened")
     OVERDUE = "overdue", _("Became overdue")
     ESCALATED = "escalated", _("Escalated")
+    TRANSFERRED = "transferred", _("Moved to another unit")
 
 
 class CaseEvent(models.Model):

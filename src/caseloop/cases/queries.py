@@ -129,8 +129,8 @@ def _by_status(
     if status == DisplayStatus.CLOSED:
         return cases.filter(status=Status.CLOSED)
     if status == DisplayStatus.OVERDUE:
-        return cases.filter(status__in=OPEN_STATUSES, resolve_due_at__lt=now)
-    return cases.filter(status=status).exclude(resolve_due_at__lt=now)
+        return cases.filter(status__in=OPEN_STATUSES, resolve_due_at__lte=now)
+    return cases.filter(status=status).exclude(resolve_due_at__lte=now)
 
 
 def inbox_cases(user: User, filters: InboxFilters, now: datetime) -> QuerySet[Case]:
@@ -164,7 +164,7 @@ def count_by_display_status(user: User, tab: InboxTab, now: datetime) -> dict[st
     """Counts for the inbox's status chips, in one query."""
     cases = visible_cases(user) if tab == InboxTab.OVERDUE else _by_tab(user, tab)
     is_open = Q(status__in=OPEN_STATUSES)
-    late = is_open & Q(resolve_due_at__lt=now)
+    late = is_open & Q(resolve_due_at__lte=now)
     return cases.aggregate(
         new=Count("pk", filter=Q(status=Status.NEW) & ~late),
         in_progress=Count("pk", filter=Q(status=Status.IN_PROGRESS) & ~late),

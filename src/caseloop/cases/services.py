@@ -40,6 +40,7 @@ from caseloop.org.models import Role, Unit, User
 from caseloop.org.queries import designated_owner, manager_chain, roles_on
 from caseloop.programs.models import CaseType, ClosingStatus, Program, RootCause
 from caseloop.sla.deadlines import deadlines_for
+from caseloop.sla.services import initial_next_deadline
 
 JsonDict = dict[str, object]
 
@@ -179,6 +180,7 @@ def open_case(
         created_at=at,
         start_due_at=deadlines.start_due_at,
         resolve_due_at=deadlines.resolve_due_at,
+        next_deadline_at=initial_next_deadline(deadlines.start_due_at, deadlines.resolve_due_at),
     )
     watchers = [
         CaseWatcher(
@@ -508,13 +510,14 @@ def close_case(
     if not final_note:
         raise InvalidInput("Say in a final note what was done.", field="final_note")
     fields = _start_if_new(case, actor, at)
-    if case.resolve_due_at is not None and case.resolve_due_at < at:
+    if case.resolve_due_at is not None and case.resolve_due_at <= at:
         case.was_overdue = True
         fields.append("was_overdue")
     case.status = Status.CLOSED
     case.closed_at = at
     case.closing_status = closing_status
     case.final_note = final_note
+    case.next_deadline_at = None
     case.root_causes.set(causes)
     _record(
         case,
@@ -526,7 +529,11 @@ def close_case(
         root_causes=sorted(c.code for c in causes),
         final_note=final_note,
     )
-    _save(case, at, [*fields, "status", "closed_at", "closing_status", "final_note"])
+    _save(
+        case,
+        at,
+        [*fields, "status", "closed_at", "closing_status", "final_note", "next_deadline_at"],
+    )
     return case
 
 
@@ -539,7 +546,8 @@ def reopen_case(
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """Put a closed case back to In Progress. How it had been closed stays in the history."""
+    """Put a closed case back to In Progress with a fresh resolve deadline counted from now.
+    How it had been closed stays in the history; ``was_overdue`` stays as it was."""
     at = _now(now)
     case = _lock_for_write(case, actor, expected_version)
     if case.status != Status.CLOSED:
@@ -554,6 +562,80 @@ def reopen_case(
     case.final_note = ""
     case.reopen_count += 1
     case.root_causes.clear()
-    _record(case, EventKind.REOPENED, actor, at, reason=reason, previous_closing_status=previous)
-    _save(case, at, ["status", "closed_at", "closing_status", "final_note", "reopen_count"])
+    case.resolve_due_at = deadlines_for(case.program, case.unit, at).resolve_due_at
+    case.escalation_level = 0
+    case.next_deadline_at = case.resolve_due_at
+    _record(
+        case,
+        EventKind.REOPENED,
+        actor,
+        at,
+        reason=reason,
+        previous_closing_status=previous,
+        resolve_due_at=case.resolve_due_at.isoformat(),
+    )
+    _save(
+        case,
+        at,
+        [
+            "status",
+            "closed_at",
+            "closing_status",
+            "final_note",
+            "reopen_count",
+            "resolve_due_at",
+            "escalation_level",
+            "next_deadline_at",
+        ],
+    )
+    return case
+
+
+@transaction.atomic
+def transfer_case(
+    case: Case,
+    *,
+    actor: User | None,
+    unit: Unit,
+    owner: User | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Move the case to another unit, to the given owner or that unit's designated owner.
+
+    Its deadlines restart in the new unit's calendar only when the program says so; otherwise
+    the customer's clock keeps running.
+    """
+    at = _now(now)
+    case = _lock_for_write(case, actor, expected_version)
+    _require_open(case, "move it")
+    if unit.pk == case.unit_id:
+        raise InvalidInput(f"{case.number} is already at {unit}.", field="unit")
+    _check_can_open_in(actor, unit)
+    owner = owner or designated_owner(unit)
+    if owner is not None and not owner.is_active:
+        raise InvalidInput(f"{owner} is not an active user.", field="owner")
+    previous_unit, previous_owner = case.unit_id, case.owner_id
+    case.unit, case.owner = unit, owner
+    fields = ["unit", "owner"]
+    if case.program.recompute_deadlines_on_transfer:
+        deadlines = deadlines_for(case.program, unit, at)
+        if case.status == Status.NEW:
+            case.start_due_at = deadlines.start_due_at
+        case.resolve_due_at = deadlines.resolve_due_at
+        case.escalation_level = 0
+        case.next_deadline_at = initial_next_deadline(case.start_due_at, case.resolve_due_at)
+        fields += ["start_due_at", "resolve_due_at", "escalation_level", "next_deadline_at"]
+    _record(
+        case,
+        EventKind.TRANSFERRED,
+        actor,
+        at,
+        previous_unit=previous_unit,
+        unit=unit.pk,
+        previous_owner=previous_owner,
+        owner=owner.pk if owner else None,
+        deadlines_recomputed=case.program.recompute_deadlines_on_transfer,
+    )
+    _save(case, at, fields)
     return case

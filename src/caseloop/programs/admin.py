@@ -46,6 +46,16 @@ class ProgramAdmin(admin.ModelAdmin):
             },
         ),
         ("Closing", {"fields": ("root_causes_required",)}),
+        (
+            "Escalation",
+            {
+                "fields": (
+                    "escalation_action",
+                    ("escalation_levels", "escalation_interval_days"),
+                    "recompute_deadlines_on_transfer",
+                )
+            },
+        ),
     )
     inlines = [CaseTypeInline, ClosingStatusInline, RootCauseInline]
 

@@ -9,6 +9,11 @@ class DeadlineUnit(models.TextChoices):
     BUSINESS_HOURS = "business_hours", _("Business hours")
 
 
+class EscalationAction(models.TextChoices):
+    WATCH = "watch", _("Designee becomes a full-access watcher")
+    REASSIGN = "reassign", _("Designee becomes the owner")
+
+
 class Program(models.Model):
     """A case-management program (e.g. "Retail purchase survey", "Contact centre complaints").
 
@@ -34,6 +39,21 @@ class Program(models.Model):
     )
     root_causes_required = models.BooleanField(
         default=True, help_text=_("Closing a case requires at least one root cause.")
+    )
+    escalation_action = models.CharField(
+        max_length=16, choices=EscalationAction.choices, default=EscalationAction.WATCH
+    )
+    escalation_levels = models.PositiveSmallIntegerField(
+        default=2, help_text=_("How many steps up the designee chain a late case may climb.")
+    )
+    escalation_interval_days = models.PositiveSmallIntegerField(
+        default=1, help_text=_("Business days between one escalation step and the next.")
+    )
+    recompute_deadlines_on_transfer = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Moving a case to another unit restarts its deadlines in that unit's calendar."
+        ),
     )
 
     class Meta:

@@ -28,7 +28,10 @@ Conventions
   that is skipped (spring) is read with the offset in force before the change, so it lands as much
   later as the clock jumped (02:30 on 29 March 2026 in Berlin becomes 03:30 summer time). This is
   zoneinfo's ``fold=0`` reading. A working period that this would make run backwards is treated as
-  closed for that day.
+  closed for that day, one pushed into the next period starts where the previous one ends, and a
+  day left without working time does not count as a business day.
+* Public holidays are the ones the ``holidays`` package lists for the country and subdivision,
+  including the substitute days it marks as observed.
 * Business seconds between two instants are negative when the end lies before the start.
 * A search for working time gives up with ``CalendarError`` after ``MAX_DAY_WALK`` calendar days,
   so a calendar that is never open cannot hang a request.
@@ -37,6 +40,7 @@ Conventions
 import functools
 import itertools
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -59,7 +63,7 @@ _MICROSECONDS_PER_HOUR = 3_600_000_000
 _MIDNIGHT = time(0)
 _ZERO = timedelta(0)
 # Bulk imports hit the same few dates over and over; a full clear keeps the bound cheap.
-_INTERVAL_CACHE_SIZE = 4096
+_INTERVAL_CACHE_SIZE = 1024
 
 
 class CalendarError(ValueError):
@@ -113,22 +117,18 @@ def _as_utc(value: datetime, name: str) -> datetime:
 
 
 def _hours_to_delta(hours: float | Decimal) -> timedelta:
-    if isinstance(hours, Decimal):
-        if not hours.is_finite():
-            raise ValueError(f"business hours must be a finite number, got {hours}")
-        if hours > 24 * MAX_DAY_WALK:
-            raise CalendarError(f"{hours} business hours is beyond {MAX_DAY_WALK} days")
-        scaled = (hours * _MICROSECONDS_PER_HOUR).to_integral_value(rounding=ROUND_HALF_EVEN)
-        delta = timedelta(microseconds=int(scaled))
-    else:
-        if not math.isfinite(hours):
-            raise ValueError(f"business hours must be a finite number, got {hours}")
-        if hours > 24 * MAX_DAY_WALK:
-            raise CalendarError(f"{hours} business hours is beyond {MAX_DAY_WALK} days")
-        delta = timedelta(hours=hours)
-    if delta < timedelta(0):
+    finite = hours.is_finite() if isinstance(hours, Decimal) else math.isfinite(hours)
+    if not finite:
+        raise ValueError(f"business hours must be a finite number, got {hours}")
+    if hours < 0:
         raise ValueError(f"business hours must not be negative, got {hours}")
-    return delta
+    if hours > 24 * MAX_DAY_WALK:
+        raise CalendarError(f"{hours} business hours is beyond {MAX_DAY_WALK} days")
+    if isinstance(hours, Decimal):
+        # timedelta does not take Decimal; scale to whole microseconds without a float detour.
+        scaled = (hours * _MICROSECONDS_PER_HOUR).to_integral_value(rounding=ROUND_HALF_EVEN)
+        return timedelta(microseconds=int(scaled))
+    return timedelta(hours=hours)
 
 
 # A working period on one local date: wall-clock start/end (offsets from local midnight) and the
@@ -323,18 +323,13 @@ class BusinessCalendar:
         raw_closed = data.get("closed_dates", [])
         if not isinstance(raw_closed, list):
             raise CalendarError("'closed_dates' must be a list of ISO dates")
-        closed: set[date] = set()
-        for item in raw_closed:
-            try:
-                closed.add(date.fromisoformat(item))
-            except (TypeError, ValueError):
-                raise CalendarError(f"closed date {item!r} is not an ISO date") from None
+        closed = frozenset(_parse_date(item) for item in raw_closed)
         return cls(
             time_zone=time_zone,
             weekly_hours=weekly,
             country=country,
             subdivision=subdivision,
-            closed_dates=frozenset(closed),
+            closed_dates=closed,
         )
 
     # -- validation ----------------------------------------------------------------------------
@@ -447,6 +442,7 @@ class BusinessCalendar:
 
     def add_business_days(self, start: datetime, days: int) -> datetime:
         """The same local time ``days`` working days after ``start``, in UTC."""
+        days = operator.index(days)
         if days < 0:
             raise ValueError(f"business days must not be negative, got {days}")
         if days > MAX_DAY_WALK:
@@ -482,7 +478,8 @@ class BusinessCalendar:
                 raise CalendarError(
                     f"{days} business days after {start.isoformat()} is beyond {MAX_DAY_WALK} days"
                 )
-            if schedule.is_working_day(day):
+            # A day counts only if it has working time left after any clock change.
+            if schedule.intervals(day):
                 remaining -= 1
         return self._place_on_day(schedule, day, wall)
 
@@ -495,9 +492,6 @@ class BusinessCalendar:
             if wall <= wall_end:
                 target = schedule.to_utc(datetime(day.year, day.month, day.day) + wall)
                 return min(max(target, period_start), period_end)
-        if not intervals:
-            # Every period of a working day can vanish only around a clock change at night.
-            raise CalendarError(f"{day.isoformat()} has no working time left after a clock change")
         return intervals[-1][3]
 
     def business_seconds_between(self, start: datetime, end: datetime) -> float:
@@ -519,7 +513,7 @@ class BusinessCalendar:
         return sign * total.total_seconds()
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=128)
 def _schedule_for(calendar: BusinessCalendar) -> _Schedule:
     # Callers often build an equal calendar per case; share the validated schedule between them.
     calendar.validate()
@@ -555,3 +549,12 @@ def _parse_time(raw: object, weekday_name: str, *, end: bool) -> time:
             if parsed.tzinfo is None:
                 return parsed
     raise CalendarError(f"{weekday_name}: {raw!r} is not a local time like '09:00'")
+
+
+def _parse_date(raw: object) -> date:
+    if isinstance(raw, str):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raise CalendarError(f"closed date {raw!r} is not an ISO date like '2026-12-24'")

@@ -260,7 +260,18 @@ def test_reopen_returns_to_in_progress_and_keeps_history(cast: Cast, now: dateti
     assert case.reopen_count == 1
     assert not case.root_causes.exists()
     event = CaseEvent.objects.get(case=case, kind=EventKind.REOPENED)
-    assert event.data == {"reason": "Still broken", "previous_closing_status": "resolved"}
+    assert event.data["reason"] == "Still broken"
+    assert event.data["previous_closing_status"] == "resolved"
+
+
+def test_reopen_restarts_the_resolve_deadline_from_now(cast: Cast, now: datetime) -> None:
+    _close(cast, now)
+    wednesday = now + timedelta(days=2)
+    services.reopen_case(cast.case, actor=cast.owner, reason="Still broken", now=wednesday)
+    case = Case.objects.get(pk=cast.case.pk)
+    # Three business days from Wednesday 09:00 is Monday 09:00.
+    assert case.resolve_due_at == now + timedelta(days=7)
+    assert case.next_deadline_at == case.resolve_due_at
 
 
 def test_reopening_an_open_case_is_illegal(cast: Cast, now: datetime) -> None:

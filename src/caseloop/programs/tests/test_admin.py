@@ -79,3 +79,21 @@ def test_non_staff_user_cannot_reach_the_admin(client: Client, cast: Cast) -> No
     client.force_login(cast.owner)
     response = client.get(reverse("admin:programs_program_changelist"))
     assert response.status_code == 302
+
+
+def test_invalid_calendar_is_refused_with_the_reason(client: Client, cast: Cast) -> None:
+    client.force_login(cast.admin)
+    response = client.post(
+        reverse("admin:sla_unitcalendar_add"),
+        {
+            "unit": cast.store.pk,
+            "time_zone": "Mars/Olympus",
+            "weekly_hours": '{"0": [["09:00", "17:00"]]}',
+            "country": "",
+            "subdivision": "",
+            "closed_dates": "[]",
+        },
+    )
+    assert response.status_code == 200
+    assert "Mars/Olympus" in response.text
+    assert not cast.store.__class__.objects.filter(calendar__isnull=False).exists()

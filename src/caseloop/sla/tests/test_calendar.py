@@ -4,6 +4,7 @@ Reference week in June 2026: Friday 12, Saturday 13, Sunday 14, Monday 15, Tuesd
 """
 
 import json
+import pickle
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,8 +24,10 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
 def period(start_hour: int, end_hour: int) -> WorkingPeriod:
@@ -323,6 +326,39 @@ def test_berlin_spring_forward_day_has_23_business_hours_round_the_clock() -> No
     assert ROUND_THE_CLOCK_BERLIN.business_seconds_between(start, end) == 23 * 3600.0
 
 
+# Sundays 02:30-03:15: on 29 Mar 2026 the opening becomes 03:30 CEST, after the closing.
+NIGHT_SHIFT_BERLIN = BusinessCalendar(
+    time_zone="Europe/Berlin",
+    weekly_hours={6: (WorkingPeriod(time(2, 30), time(3, 15)),)},
+)
+
+
+def test_period_made_to_run_backwards_by_the_clock_jump_gives_no_business_hours() -> None:
+    # Next usable period is Sun 5 Apr 02:30 CEST (00:30 UTC).
+    start = utc(2026, 3, 28, 12)
+    assert NIGHT_SHIFT_BERLIN.add_business_hours(start, 0.25) == utc(2026, 4, 5, 0, 45)
+
+
+def test_day_without_working_time_after_the_clock_jump_is_not_counted_as_business_day() -> None:
+    # Sat 21 Mar moves to Sun 22 Mar 02:30 CET; 29 Mar has no working time, so two business
+    # days later is Sun 12 Apr 02:30 CEST.
+    start = utc(2026, 3, 21, 12)
+    assert NIGHT_SHIFT_BERLIN.add_business_days(start, 2) == utc(2026, 4, 12, 0, 30)
+
+
+def test_working_time_is_not_counted_twice_when_the_clock_jump_makes_periods_overlap() -> None:
+    # On Sun 29 Mar 02:50 does not exist and becomes 03:50 CEST (01:50 UTC), past the second
+    # period's 03:10 CEST opening; the working time is 00:00-03:00 UTC, three hours.
+    calendar = BusinessCalendar(
+        time_zone="Europe/Berlin",
+        weekly_hours={
+            6: (WorkingPeriod(time(1), time(2, 50)), WorkingPeriod(time(3, 10), time(5))),
+        },
+    )
+    seconds = calendar.business_seconds_between(utc(2026, 3, 28, 12), utc(2026, 3, 30))
+    assert seconds == 3 * 3600.0
+
+
 def test_new_york_business_day_across_spring_forward_keeps_local_time() -> None:
     # Fri 6 Mar 15:00 EST (20:00 UTC) -> Mon 9 Mar 15:00 EDT.
     start = datetime(2026, 3, 6, 15, tzinfo=NEW_YORK)
@@ -544,3 +580,13 @@ def test_calendar_does_not_follow_later_changes_to_the_callers_dict() -> None:
     calendar = BusinessCalendar("UTC", hours)
     hours[1] = (period(9, 17),)
     assert not calendar.is_working_day(date(2026, 6, 16))
+
+
+def test_equal_calendars_are_interchangeable_as_keys() -> None:
+    first = BusinessCalendar.standard("Europe/Berlin", country="DE")
+    second = BusinessCalendar.standard("Europe/Berlin", country="DE")
+    assert {first: "berlin"}[second] == "berlin"
+
+
+def test_calendar_survives_pickling() -> None:
+    assert pickle.loads(pickle.dumps(BERLIN_SHOP)) == BERLIN_SHOP  # noqa: S301
