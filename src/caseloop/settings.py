@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "caseloop.customers",
     "caseloop.cases",
     "caseloop.sla",
+    "caseloop.routing",
     "caseloop.api",
 ]
 

@@ -8,7 +8,7 @@ case's history. The first activity on a New case moves it to In Progress and rec
 
 import mimetypes
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import PurePath
 
@@ -39,6 +39,7 @@ from caseloop.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
 from caseloop.org.models import Role, Unit, User
 from caseloop.org.queries import designated_owner, manager_chain, roles_on
 from caseloop.programs.models import CaseType, ClosingStatus, Program, RootCause
+from caseloop.routing.services import Assignment, choose_owner
 from caseloop.sla.deadlines import deadlines_for
 from caseloop.sla.services import initial_next_deadline
 
@@ -102,6 +103,22 @@ def _start_if_new(case: Case, actor: User | None, at: datetime) -> list[str]:
     return ["status", "first_activity_at"]
 
 
+def _initial_watchers(
+    case: Case, managers: list[User], covers: list[User], at: datetime
+) -> list[CaseWatcher]:
+    access_by_user: dict[int, tuple[User, WatcherAccess]] = {}
+    for index, manager in enumerate(managers):
+        access = WatcherAccess.FULL if index == 0 else WatcherAccess.LIMITED
+        access_by_user.setdefault(manager.pk, (manager, access))
+    for cover in covers:
+        access_by_user[cover.pk] = (cover, WatcherAccess.FULL)
+    return [
+        CaseWatcher(case=case, user=user, access=access, added_at=at)
+        for user_id, (user, access) in access_by_user.items()
+        if user_id != case.owner_id
+    ]
+
+
 def _check_can_open_in(actor: User | None, unit: Unit) -> None:
     if actor is None or actor.is_superuser:
         return
@@ -128,13 +145,16 @@ def open_case(
     external_id: str = "",
     alert_reason: JsonDict | None = None,
     verbatim: str = "",
+    routing_context: Mapping[str, object] | None = None,
     now: datetime | None = None,
 ) -> Case:
     """Open a case and put it in front of the right people.
 
-    The owner is the one given, else the unit's designated owner (looked up the tree). The
-    unit's manager chain watches it: the nearest manager with full access, those above read
-    only. Deadlines come from the program, in business time. The same external reference
+    The owner is the one given, else the one the program's assignment rules choose (their
+    conditions see the unit, case type, priority, source and ``routing_context``), else the
+    unit's designated owner. The unit's manager chain watches it: the nearest manager with full
+    access, those above read only; covers of away team members watch with full access.
+    Deadlines come from the program, in the unit's business calendar. The same external reference
     (source + id) delivered twice returns the first case instead of opening a second one.
     ``actor`` is None when the system itself opens the case (survey alert, email, call).
     """
@@ -157,7 +177,23 @@ def open_case(
         raise InvalidInput(f"Unknown priority {priority!r}.", field="priority")
     if source not in Source.values:
         raise InvalidInput(f"Unknown source {source!r}.", field="source")
-    owner = owner or designated_owner(unit)
+    assignment = (
+        Assignment(owner)
+        if owner is not None
+        else choose_owner(
+            program,
+            unit,
+            {
+                "unit": unit.code,
+                "unit_kind": unit.kind,
+                "case_type": case_type.code,
+                "priority": str(priority),
+                "source": str(source),
+                **(routing_context or {}),
+            },
+        )
+    )
+    owner = assignment.owner
     if owner is not None and not owner.is_active:
         raise InvalidInput(f"{owner} is not an active user.", field="owner")
     deadlines = deadlines_for(program, unit, at)
@@ -182,15 +218,7 @@ def open_case(
         resolve_due_at=deadlines.resolve_due_at,
         next_deadline_at=initial_next_deadline(deadlines.start_due_at, deadlines.resolve_due_at),
     )
-    watchers = [
-        CaseWatcher(
-            case=case,
-            user=manager,
-            access=WatcherAccess.FULL if index == 0 else WatcherAccess.LIMITED,
-            added_at=at,
-        )
-        for index, manager in enumerate(m for m in manager_chain(unit) if m != owner)
-    ]
+    watchers = _initial_watchers(case, manager_chain(unit), assignment.full_watchers, at)
     CaseWatcher.objects.bulk_create(watchers)
     CaseTask.objects.bulk_create(
         CaseTask(case=case, position=step.position, title=step.title)
@@ -204,6 +232,7 @@ def open_case(
         source=source,
         owner=owner.pk if owner else None,
         watchers=[w.user_id for w in watchers],
+        assignment_rule=assignment.rule.name if assignment.rule else None,
     )
     return case
 

@@ -1,0 +1,122 @@
+"""Choosing the owner of a new case by the program's assignment rules.
+
+Rules run in order; the first whose condition holds and that finds an available person wins.
+Nobody marked away is chosen. When the person a rule would have chosen is away, the rule takes
+the next candidate (round-robin, least-loaded, skill) or that person's cover (unit owner), and
+the away person's cover, when set, watches the case with full access.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q
+
+from caseloop.cases.models import OPEN_STATUSES
+from caseloop.org.models import Role, Unit, User
+from caseloop.org.queries import designated_owner
+from caseloop.programs.models import Program
+from caseloop.programs.rules import RuleError, compile_rule, evaluate
+from caseloop.routing.models import AssignmentRule, Strategy
+
+TEAM_ROLES = (Role.AGENT, Role.MANAGER)
+
+
+@dataclass
+class Assignment:
+    """The outcome of routing: the owner (None when no rule and no unit owner applies), the rule
+    that decided, and covers of skipped away users who watch with full access."""
+
+    owner: User | None
+    rule: AssignmentRule | None = None
+    full_watchers: list[User] = field(default_factory=list)
+
+
+def check_rule(rule: AssignmentRule) -> None:
+    """Raise ``RuleError`` with a message pointing at the mistake in the rule's condition."""
+    if rule.condition.strip():
+        compile_rule(rule.condition)
+
+
+def _team_members(team: Unit) -> list[User]:
+    return list(
+        User.objects.filter(
+            is_active=True, memberships__unit=team, memberships__role__in=TEAM_ROLES
+        )
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def _covers_of(users: list[User]) -> list[User]:
+    return [user.cover for user in users if user.is_away and user.cover and user.cover.is_active]
+
+
+def _round_robin(rule: AssignmentRule, members: list[User]) -> User | None:
+    available = [member for member in members if not member.is_away]
+    if not available:
+        return None
+    # The rule row is locked, so two cases opened at once never get the same turn.
+    locked = AssignmentRule.objects.select_for_update().get(pk=rule.pk)
+    after = locked.last_assignee_id or 0
+    chosen = next((m for m in available if m.pk > after), available[0])
+    AssignmentRule.objects.filter(pk=rule.pk).update(last_assignee=chosen)
+    return chosen
+
+
+def _least_loaded(members: list[User]) -> User | None:
+    available = [member.pk for member in members if not member.is_away]
+    if not available:
+        return None
+    loads = (
+        User.objects.filter(pk__in=available)
+        .annotate(open_cases=Count("owned_cases", filter=Q(owned_cases__status__in=OPEN_STATUSES)))
+        .order_by("open_cases", "pk")
+    )
+    return loads.first()
+
+
+def _apply(rule: AssignmentRule, unit: Unit) -> Assignment | None:
+    if rule.strategy == Strategy.UNIT_OWNER:
+        owner = designated_owner(unit)
+        if owner is None:
+            return None
+        if owner.is_away:
+            cover = owner.cover if owner.cover and owner.cover.is_active else None
+            return Assignment(cover, rule) if cover else None
+        return Assignment(owner, rule)
+    assert rule.team is not None
+    members = _team_members(rule.team)
+    if rule.strategy == Strategy.SKILL:
+        members = [m for m in members if rule.skill in (m.skills or [])]
+    chosen = (
+        _round_robin(rule, members)
+        if rule.strategy == Strategy.ROUND_ROBIN
+        else _least_loaded(members)
+    )
+    if chosen is None:
+        return None
+    watchers = [cover for cover in _covers_of(members) if cover.pk != chosen.pk]
+    return Assignment(chosen, rule, watchers)
+
+
+def choose_owner(program: Program, unit: Unit, context: Mapping[str, object]) -> Assignment:
+    """Run ``program``'s assignment rules for a new case at ``unit``; without a matching rule
+    the unit's designated owner (looked up the tree) takes the case, or their cover when away.
+
+    Must run inside the transaction that opens the case (round-robin locks its rule row).
+    """
+    rules = AssignmentRule.objects.filter(program=program, is_active=True).select_related("team")
+    for rule in rules:
+        if rule.condition.strip():
+            try:
+                matched = evaluate(compile_rule(rule.condition), dict(context))
+            except RuleError:
+                # A rule that cannot be evaluated on this case does not match it.
+                continue
+            if not matched:
+                continue
+        assignment = _apply(rule, unit)
+        if assignment is not None:
+            return assignment
+    fallback = _apply(AssignmentRule(strategy=Strategy.UNIT_OWNER), unit)
+    return fallback or Assignment(None)
