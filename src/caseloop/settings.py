@@ -38,7 +38,12 @@ INSTALLED_APPS = [
     "caseloop.cases",
     "caseloop.sla",
     "caseloop.routing",
+    "caseloop.intake",
+    "caseloop.notify",
+    "caseloop.worker",
     "caseloop.api",
+    "django_htmx",
+    "caseloop.web",
 ]
 
 MIDDLEWARE = [
@@ -49,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -134,8 +140,27 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MANIFEST_STRICT = False
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 12 * 3600)  # a working day, not two weeks
+
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "caseloop <cases@localhost>")
+SERVER_EMAIL = envstr("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+CASELOOP_REPLY_ADDRESS = envstr("CASELOOP_REPLY_ADDRESS", "cases@localhost")
+CASELOOP_OUTBOX_MAX_ATTEMPTS = envint("CASELOOP_OUTBOX_MAX_ATTEMPTS", 10)
+CASELOOP_OUTBOX_BACKOFF_SECONDS = envint("CASELOOP_OUTBOX_BACKOFF_SECONDS", 30)
+CASELOOP_OUTBOX_BACKOFF_MAX_SECONDS = envint("CASELOOP_OUTBOX_BACKOFF_MAX_SECONDS", 6 * 3600)
+CASELOOP_WEBHOOK_TIMEOUT = envint("CASELOOP_WEBHOOK_TIMEOUT", 10)
+CASELOOP_INBOUND_MAX_BYTES = envint("CASELOOP_INBOUND_MAX_BYTES", 25 * 1024 * 1024)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

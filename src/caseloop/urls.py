@@ -1,6 +1,5 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
 
 from caseloop.api.urls import api
 
@@ -10,5 +9,5 @@ admin.site.site_title = "caseloop"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", include("caseloop.web.urls")),
 ]

@@ -36,6 +36,7 @@ from caseloop.cases.queries import Access, access_of
 from caseloop.customers.models import Channel, Customer, Direction, Transaction
 from caseloop.customers.services import record_interaction
 from caseloop.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from caseloop.notify.services import notify_case_event
 from caseloop.org.models import Role, Unit, User
 from caseloop.org.queries import designated_owner, manager_chain, roles_on
 from caseloop.programs.models import CaseType, ClosingStatus, Program, RootCause
@@ -53,7 +54,10 @@ def _now(now: datetime | None) -> datetime:
 def _record(
     case: Case, kind: EventKind, actor: User | None, at: datetime, **data: object
 ) -> CaseEvent:
-    return CaseEvent.objects.create(case=case, kind=kind, actor=actor, data=data, created_at=at)
+    event = CaseEvent.objects.create(case=case, kind=kind, actor=actor, data=data, created_at=at)
+    # Same transaction: the notifications exist exactly when the change does.
+    notify_case_event(event)
+    return event
 
 
 def _lock_for_write(case: Case, actor: User | None, expected_version: int | None) -> Case:
@@ -94,8 +98,9 @@ def _save(case: Case, at: datetime, fields: Sequence[str] = ()) -> None:
 
 
 def _start_if_new(case: Case, actor: User | None, at: datetime) -> list[str]:
-    """First activity on a New case: it becomes In Progress, and we remember when."""
-    if case.status != Status.NEW:
+    """First activity on a New case: it becomes In Progress, and we remember when. Work done
+    by the system itself (an emailed attachment, an import) is not a first activity."""
+    if actor is None or case.status != Status.NEW:
         return []
     case.status = Status.IN_PROGRESS
     case.first_activity_at = at
@@ -161,9 +166,12 @@ def open_case(
     at = _now(now)
     _check_can_open_in(actor, unit)
     if external_id:
-        existing = Case.objects.filter(
-            external_source=external_source, external_id=external_id
-        ).first()
+        # The exclude lets SQLite use the partial unique index instead of scanning every case.
+        existing = (
+            Case.objects.filter(external_source=external_source, external_id=external_id)
+            .exclude(external_id="")
+            .first()
+        )
         if existing is not None:
             return existing
     if case_type.program_id != program.pk:
@@ -291,7 +299,7 @@ def _check_upload(upload: UploadedFile) -> tuple[str, str]:
 def attach_file(
     case: Case,
     *,
-    actor: User,
+    actor: User | None,
     upload: UploadedFile,
     expected_version: int | None = None,
     now: datetime | None = None,

@@ -169,7 +169,7 @@ def _offset_of_name(code: str, name: str, *, call: bool = False) -> int | None:
 
 def _check_functions(source: str, functions: Collection[str]) -> None:
     for name in sorted(set(functions) - ALLOWED_FUNCTIONS):
-        if name.startswith("@") or name.startswith("_"):
+        if not re.fullmatch(r"\w+", name):  # an operator or macro, like _&&_ or @in
             message = "This expression uses a construct rules do not offer"
             raise _located(source, f"{message}; see the list of operators", None)
         offset = _offset_of_name(_blank_strings(source), name, call=True)

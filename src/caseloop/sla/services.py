@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind, Status, WatcherAccess
+from caseloop.notify.services import notify_case_event
 from caseloop.org.models import User
 from caseloop.org.queries import manager_chain
 from caseloop.programs.models import EscalationAction
@@ -101,7 +102,7 @@ def _escalate(
             CaseWatcher.objects.update_or_create(
                 case=case, user=designee, defaults={"access": WatcherAccess.FULL, "added_at": now}
             )
-    CaseEvent.objects.create(
+    escalated = CaseEvent.objects.create(
         case=case,
         kind=EventKind.ESCALATED,
         created_at=now,
@@ -113,6 +114,7 @@ def _escalate(
             "action": action,
         },
     )
+    notify_case_event(escalated)
 
 
 def _claim(case_id: int, seen_due: datetime) -> Case | None:
@@ -138,12 +140,13 @@ def _process(case: Case, now: datetime, result: SweepResult) -> None:
     if case.status != Status.CLOSED and case.resolve_due_at and case.resolve_due_at <= now:
         if not case.was_overdue:
             case.was_overdue = newly_overdue = True
-            CaseEvent.objects.create(
+            overdue = CaseEvent.objects.create(
                 case=case,
                 kind=EventKind.OVERDUE,
                 created_at=now,
                 data={"resolve_due_at": case.resolve_due_at.isoformat()},
             )
+            notify_case_event(overdue)
             result.cases_marked_overdue += 1
         while case.escalation_level < case.program.escalation_levels:
             level = case.escalation_level + 1

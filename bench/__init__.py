@@ -1,0 +1,1 @@
+"""Performance benchmarks of caseloop against the targets in DESIGN.md (run ``make bench``)."""

@@ -1,0 +1,10 @@
+"""The benchmark scenarios. Adding one: write ``bench/scenarios/<name>.py`` with a
+``run(context: Context) -> Report`` function and register it here."""
+
+from bench.harness import Scenario
+from bench.scenarios import import_responses, inbox
+
+SCENARIOS: dict[str, Scenario] = {
+    "inbox": inbox.run,
+    "import_responses": import_responses.run,
+}

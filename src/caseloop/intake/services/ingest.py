@@ -1,0 +1,485 @@
+"""The one intake service every path uses (API, webhook, file import).
+
+``ingest_responses`` takes a batch of raw responses of one program and, in one transaction:
+skips the ones already stored (same source + external id), matches each respondent to a customer
+or creates one, runs the program's alert rules in memory, opens the alert cases exactly as
+``open_case`` would, and stores the responses linked to their customer and case. Every step is
+set-based, so a batch of thousands costs a few dozen queries. ``ingest_batches`` does the same
+for a stream of batches (an import file).
+
+Idempotency: the unique (source, external id) of responses, the unique external reference of
+cases and the skip of what is already stored make a second delivery, a retry or a re-run after a
+crash store nothing twice. Each batch commits whole or not at all.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from caseloop.cases.models import Case
+from caseloop.errors import InvalidInput
+from caseloop.intake.alerts import Alert, RuleContext, first_alert, load_rules, unit_path
+from caseloop.intake.bulk import Table, select_in
+from caseloop.intake.matching import (
+    CustomerRef,
+    plan_customers,
+    save_customer_plan_unsafe_outside_transaction,
+)
+from caseloop.intake.models import ProgramIntake, SurveyResponse
+from caseloop.intake.opening import (
+    PlannedCase,
+    UnitCache,
+    assign_unsafe_outside_transaction,
+    open_cases_unsafe_outside_transaction,
+)
+from caseloop.intake.records import (
+    Checked,
+    IncomingRecord,
+    ResponseInput,
+    RowProblem,
+    Shaper,
+    check_mapping,
+    check_record,
+)
+from caseloop.intake.services.permissions import require
+from caseloop.org.models import Unit, User
+from caseloop.programs.models import Program
+from caseloop.programs.rules import RuleError
+
+# A unique-constraint race with a concurrent delivery of the same response (PostgreSQL) makes
+# the batch fail; re-running it finds the other delivery's rows and skips them.
+_ATTEMPTS = 3
+
+
+class BadRecords(InvalidInput):
+    """Some responses of an all-or-nothing batch are not valid; nothing was stored."""
+
+    def __init__(self, problems: Sequence[RowProblem], total: int) -> None:
+        rows = len({p.row for p in problems})
+        super().__init__(f"{rows} of {total} responses are not valid; nothing was stored.")
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class ResponseOutcome:
+    """What became of one response: stored now, or already there (``duplicate``)."""
+
+    row: int
+    source: str
+    external_id: str
+    response_id: int
+    case_id: int | None
+    alert_rule: str | None
+    duplicate: bool
+
+
+@dataclass
+class IntakeResult:
+    """How many responses were stored, were there already, and opened a case; what became of
+    each (when asked for), and the problems of the responses that were refused."""
+
+    records: int = 0
+    created: int = 0
+    duplicates: int = 0
+    cases_opened: int = 0
+    outcomes: list[ResponseOutcome] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+class IntakeSession:
+    """What stays the same over the batches of one intake: the program's rules, mapping and
+    default source, and units looked up so far. An import keeps one for the whole file; a
+    setting changed meanwhile applies from the next import."""
+
+    def __init__(
+        self,
+        program: Program,
+        *,
+        mapping: object | None = None,
+        default_source: str | None = None,
+    ) -> None:
+        intake = ProgramIntake.objects.filter(program=program).first()
+        self.program = program
+        self.mapping = check_mapping(mapping if mapping is not None else _stored_mapping(intake))
+        self.default_source = (default_source or "").strip() or (
+            intake.default_source if intake else "survey"
+        )
+        self.rules = load_rules(program)
+        self._shaper = Shaper(self.mapping)
+        self.units: dict[str, Unit] = {}
+        self._absent_codes: set[str] = set()
+        self._codes_by_id: dict[int, str] = {}
+        self._paths: dict[int, str] = {}
+        self._sources_with_cases: dict[str, bool] = {}
+        self.cache = UnitCache()
+
+    def _load_units(self, codes: Iterable[str]) -> None:
+        wanted = {c for c in codes if c not in self.units and c not in self._absent_codes}
+        if not wanted:
+            return
+        for unit in Unit.objects.filter(code__in=wanted, is_active=True):
+            self.units[unit.code] = unit
+        self._absent_codes |= wanted - set(self.units)
+        ancestors = {a for c in wanted if c in self.units for a in self.units[c].ancestor_ids}
+        missing = ancestors - set(self._codes_by_id)
+        self._codes_by_id.update(Unit.objects.filter(pk__in=missing).values_list("pk", "code"))
+
+    def cases_may_exist(self, source: str) -> bool:
+        """Whether cases with external references of ``source`` may exist that no response of
+        ours links: asked once per source, since a survey source is rarely another channel's.
+        Forgotten when a batch is retried, in case such a case appeared meanwhile."""
+        if source not in self._sources_with_cases:
+            cases = Case.objects.filter(external_source=source).exclude(external_id="")
+            self._sources_with_cases[source] = cases.exists()
+        return self._sources_with_cases[source]
+
+    def forget_case_sources(self) -> None:
+        self._sources_with_cases.clear()
+
+    def path_of(self, unit: Unit) -> str:
+        if unit.pk not in self._paths:
+            self._paths[unit.pk] = unit_path(unit, self._codes_by_id)
+        return self._paths[unit.pk]
+
+    def prepare(
+        self, records: Sequence[IncomingRecord], now: datetime, region: str
+    ) -> list[Checked]:
+        """Every record shaped and checked on its own; reads no database (see ``resolve``)."""
+        shape, source = self._shaper.shape, self.default_source
+        return [
+            check_record(r, shape(r), default_source=source, now=now, region=region)
+            for r in records
+        ]
+
+    def resolve(self, checked: Sequence[Checked]) -> tuple[list[ResponseInput], list[RowProblem]]:
+        """The checked records with their units looked up: the good responses, and every
+        problem of the bad ones (a row with an unknown unit and a bad email has both)."""
+        self._load_units({c.unit_code for c in checked if c.unit_code})
+        inputs: list[ResponseInput] = []
+        problems: list[RowProblem] = []
+        for item in checked:
+            unit = self.units.get(item.unit_code)
+            row_problems = item.problems
+            if item.unit_code and unit is None:
+                message = f"there is no active unit with the code {item.unit_code!r}"
+                row_problems = [*row_problems, RowProblem(item.row, "unit", message)]
+            if row_problems:
+                problems += row_problems
+                continue
+            assert item.response is not None and unit is not None
+            item.response.unit = unit
+            inputs.append(item.response)
+        return inputs, problems
+
+    def check(
+        self, records: Sequence[IncomingRecord], now: datetime
+    ) -> tuple[list[ResponseInput], list[RowProblem]]:
+        """Every record checked: the good ones, and every problem of the bad ones."""
+        region = settings.CASELOOP_DEFAULT_REGION
+        return self.resolve(self.prepare(records, now, region))
+
+
+def _stored_mapping(intake: ProgramIntake | None) -> object:
+    return intake.field_mapping if intake is not None and intake.field_mapping else {}
+
+
+def ingest_responses(
+    program: Program,
+    records: Sequence[IncomingRecord],
+    *,
+    actor: User | None,
+    now: datetime | None = None,
+    session: IntakeSession | None = None,
+    all_or_nothing: bool = False,
+    with_outcomes: bool = True,
+) -> IntakeResult:
+    """Store a batch of survey responses of ``program`` and open a case for each that fires an
+    alert rule; see the module docstring for what happens in which order.
+
+    With ``all_or_nothing`` (API, webhook) one bad response refuses the whole batch with
+    ``BadRecords``; otherwise (imports) the good ones are stored and the bad ones returned as
+    problems, each with its row, field and reason. ``with_outcomes`` lists what became of each
+    response (an import only needs the counts). ``actor`` needs the permission
+    ``intake.add_surveyresponse``; ``None`` is the system (a verified webhook, the import).
+    """
+    require(actor, "intake.add_surveyresponse")
+    _require_active(program)
+    at = now or timezone.now()
+    session = session or IntakeSession(program)
+    inputs, problems = session.check(records, at)
+    if all_or_nothing and problems:
+        raise BadRecords(problems, len(records))
+    result = _store_with_retries(session, inputs, at, all_or_nothing, with_outcomes)
+    result.problems = sorted(problems + result.problems, key=lambda p: p.row)
+    result.records = len(records)
+    return result
+
+
+def ingest_batches(
+    program: Program,
+    batches: Iterable[Sequence[IncomingRecord | RowProblem]],
+    *,
+    actor: User | None,
+    session: IntakeSession | None = None,
+) -> Iterator[IntakeResult]:
+    """``ingest_responses`` for a stream of batches (a file), one result per batch, in order,
+    each batch in a transaction of its own.
+
+    A batch item is a record or the reader's problem with a row (a line that is not JSON),
+    passed on among the result's problems. Reading and checking the next batch in a thread
+    while the database writes the current one was tried and measured: with the GIL it made an
+    import slower, not faster.
+    """
+    require(actor, "intake.add_surveyresponse")
+    _require_active(program)
+    session = session or IntakeSession(program)
+    region = settings.CASELOOP_DEFAULT_REGION
+    for batch in batches:
+        at = timezone.now()
+        records = [item for item in batch if isinstance(item, IncomingRecord)]
+        read_problems = [item for item in batch if isinstance(item, RowProblem)]
+        inputs, problems = session.resolve(session.prepare(records, at, region))
+        result = _store_with_retries(session, inputs, at, False, False)
+        result.problems = sorted(read_problems + problems + result.problems, key=_by_row)
+        result.records = len(batch)
+        yield result
+
+
+def _by_row(problem: RowProblem) -> int:
+    return problem.row
+
+
+def _require_active(program: Program) -> None:
+    if not program.is_active:
+        raise InvalidInput(f"{program} is not accepting new responses.", field="program")
+
+
+def _store_with_retries(
+    session: IntakeSession,
+    inputs: Sequence[ResponseInput],
+    at: datetime,
+    strict: bool,
+    with_outcomes: bool,
+) -> IntakeResult:
+    """One transaction for the batch; a unique-key race with a concurrent delivery of the same
+    response rolls it back, and the retry finds the other delivery's rows and skips them."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            with transaction.atomic(durable=True):
+                return _store_unsafe_outside_transaction(
+                    session, inputs, at, strict=strict, with_outcomes=with_outcomes
+                )
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+            session.forget_case_sources()
+    raise AssertionError("unreachable")
+
+
+Key = tuple[str, str]
+
+
+def _by_source(keys: Iterable[Key]) -> dict[str, set[str]]:
+    by_source: dict[str, set[str]] = {}
+    for source, external_id in keys:
+        by_source.setdefault(source, set()).add(external_id)
+    return by_source
+
+
+def _existing(
+    session: IntakeSession, keys: Iterable[Key]
+) -> tuple[dict[Key, tuple[int, int | None]], dict[Key, int]]:
+    """Stored responses ``{key: (id, case id)}`` and cases of other channels ``{key: id}`` with
+    these external references; indexed queries, one or two per source."""
+    responses: dict[Key, tuple[int, int | None]] = {}
+    cases: dict[Key, int] = {}
+    for source, ids in _by_source(keys).items():
+        columns = ("external_id", "id", "case_id")
+        for external_id, pk, case_id in select_in(
+            SurveyResponse, columns, "external_id", ids, equal={"source": source}
+        ):
+            responses[(source, external_id)] = (pk, case_id)  # type: ignore[index,assignment]
+        rest = ids - {e for (s, e) in responses if s == source}
+        if rest and session.cases_may_exist(source):
+            # The exclusion matches the partial unique index, which is then used.
+            found = Case.objects.filter(external_source=source, external_id__in=rest).exclude(
+                external_id=""
+            )
+            for external_id, pk in found.values_list("external_id", "pk"):
+                cases[(source, external_id)] = pk
+    return responses, cases
+
+
+def _split_repeats(inputs: Sequence[ResponseInput]) -> tuple[dict[Key, ResponseInput], list]:
+    first: dict[Key, ResponseInput] = {}
+    repeats: list[ResponseInput] = []
+    for response in inputs:
+        if response.key in first:
+            repeats.append(response)
+        else:
+            first[response.key] = response
+    return first, repeats
+
+
+def _store_unsafe_outside_transaction(
+    session: IntakeSession,
+    inputs: Sequence[ResponseInput],
+    at: datetime,
+    *,
+    strict: bool,
+    with_outcomes: bool,
+) -> IntakeResult:
+    first, repeats = _split_repeats(inputs)
+    stored, other_cases = _existing(session, first)
+    fresh = [r for r in first.values() if r.key not in stored]
+    alerts, problems = _evaluate(session, [r for r in fresh if r.key not in other_cases])
+    planned, assign_problems = assign_unsafe_outside_transaction(
+        session.program, [(r, alerts[id(r)]) for r in fresh if id(r) in alerts], session.cache
+    )
+    problems += assign_problems
+    if strict and problems:
+        raise BadRecords(problems, len(inputs))
+    rejected = {p.row for p in problems}
+    fresh = [r for r in fresh if r.row not in rejected]
+    by_response = {id(p.response): p for p in planned}
+    customers = _save_customers(fresh, by_response)
+    open_cases_unsafe_outside_transaction(session.program, planned, at=at, cache=session.cache)
+    rows = []
+    for response in fresh:
+        case = by_response.get(id(response))
+        case_id = case.case_id if case else other_cases.get(response.key)
+        rows.append(
+            _response_row(session.program, response, customers.get(id(response)), case, case_id, at)
+        )
+    Table(SurveyResponse, _RESPONSE_COLUMNS).insert(rows)
+    result = IntakeResult(problems=problems, created=len(fresh), cases_opened=len(planned))
+    result.duplicates = sum(1 for r in [*first.values(), *repeats] if r.key in stored) + sum(
+        1 for r in repeats if r.key not in stored and first[r.key].row not in rejected
+    )
+    if with_outcomes:
+        result.outcomes = _outcomes(first, repeats, fresh)
+    return result
+
+
+def _outcomes(
+    first: dict[Key, ResponseInput],
+    repeats: Sequence[ResponseInput],
+    fresh: Sequence[ResponseInput],
+) -> list[ResponseOutcome]:
+    """What became of each response: its row's id, case and rule, read back in one query per
+    source; a response refused has no outcome."""
+    found: dict[Key, tuple[int, int | None, str | None]] = {}
+    for source, ids in _by_source(first).items():
+        rows = SurveyResponse.objects.filter(source=source, external_id__in=ids)
+        for external_id, *stored in rows.values_list(
+            "external_id", "pk", "case_id", "alert_rule__name"
+        ):
+            found[(source, external_id)] = tuple(stored)  # type: ignore[assignment]
+    fresh_ids = {id(r) for r in fresh}
+    outcomes = []
+    for response in [*first.values(), *repeats]:
+        if response.key not in found:
+            continue
+        pk, case_id, rule = found[response.key]
+        duplicate = id(response) not in fresh_ids
+        outcomes.append(ResponseOutcome(response.row, *response.key, pk, case_id, rule, duplicate))
+    outcomes.sort(key=lambda o: o.row)
+    return outcomes
+
+
+def _evaluate(
+    session: IntakeSession, responses: Sequence[ResponseInput]
+) -> tuple[dict[int, Alert], list[RowProblem]]:
+    alerts: dict[int, Alert] = {}
+    problems: list[RowProblem] = []
+    if not session.rules:
+        return alerts, problems
+    for response in responses:
+        try:
+            alert = first_alert(
+                session.rules, RuleContext(response, session.path_of(response.unit))
+            )
+        except RuleError as exc:
+            problems.append(RowProblem(response.row, "answers", exc.message))
+            continue
+        if alert is not None:
+            alerts[id(response)] = alert
+    return alerts, problems
+
+
+def _save_customers(
+    fresh: Sequence[ResponseInput], planned: dict[int, PlannedCase]
+) -> dict[int, CustomerRef]:
+    """Customers for identified respondents, and for anonymous ones whose response alerts
+    (a case needs a customer; it is then marked as lacking contact details)."""
+    identified = [(id(r), r.respondent) for r in fresh if r.respondent.is_identified]
+    anonymous = [
+        (id(r), r.respondent) for r in fresh if not r.respondent.is_identified and id(r) in planned
+    ]
+    plan = plan_customers(identified, anonymous=anonymous)
+    save_customer_plan_unsafe_outside_transaction(plan)
+    for key, case in planned.items():
+        case.customer = plan.by_key[key]
+    return plan.by_key
+
+
+_RESPONSE_COLUMNS = (
+    "program_id",
+    "source",
+    "external_id",
+    "customer_id",
+    "unit_id",
+    "received_at",
+    "ingested_at",
+    "respondent",
+    "transaction_details",
+    "answers",
+    "verbatims",
+    "alert_rule_id",
+    "case_id",
+)
+
+
+def _response_row(
+    program: Program,
+    response: ResponseInput,
+    customer: CustomerRef | None,
+    planned: PlannedCase | None,
+    case_id: int | None,
+    at: datetime,
+) -> tuple[object, ...]:
+    return (
+        program.pk,
+        response.source,
+        response.external_id,
+        customer.pk if customer else None,
+        response.unit.pk,
+        response.received_at,
+        at,
+        response.respondent.as_json(),
+        response.transaction.as_json() if response.transaction else {},
+        response.answers,
+        response.verbatims,
+        planned.alert.rule.pk if planned else None,
+        case_id,
+    )
+
+
+def records_from_json(payload: object) -> list[IncomingRecord]:
+    """The responses in a JSON body: one object, a list of objects, or ``{"responses": [...]}``.
+    Rows are numbered from 1 in the order given."""
+    if isinstance(payload, dict) and isinstance(payload.get("responses"), list):
+        payload = payload["responses"]
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise InvalidInput("The body holds no response.", field="responses")
+    records = []
+    for row, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"Response {row} is not a JSON object.", field="responses")
+        records.append(IncomingRecord(row=row, data=item))
+    return records

@@ -1,0 +1,390 @@
+"""Every write of the notification app: what a case event causes to be sent, templates,
+subscriptions, mail preferences, in-app notifications read, failed deliveries retried.
+
+``notify_case_event`` runs inside the case service's transaction: it decides who is told, and
+writes outbox rows and in-app notifications, without rendering or any network I/O. A rollback
+of the case change takes the notifications with it; a commit makes them the worker's to send.
+"""
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import formataddr, parseaddr
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind
+from caseloop.errors import InvalidInput
+from caseloop.notify.models import (
+    InAppNotification,
+    NotificationPreference,
+    NotificationTemplate,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    ProgramMailbox,
+    TemplateEvent,
+    WebhookSubscription,
+)
+from caseloop.notify.rendering import TemplateProblem, TemplateSource, case_url, template_problems
+from caseloop.org.models import User
+
+JsonDict = dict[str, object]
+
+
+@dataclass(frozen=True)
+class _MailPlan:
+    """Who an event's email is addressed to: ``to`` by user id, and whether the case's other
+    people (watchers, and the owner when the mail is addressed to someone else) get copies."""
+
+    template_event: TemplateEvent
+    to: list[int]
+    copies: bool = True
+    # Someone outside the case's people who must hear of it: the owner a case was taken from.
+    also: list[int] = field(default_factory=list)
+
+
+def _mail_plan(event: CaseEvent, case: Case) -> _MailPlan | None:
+    """The email a case event causes, or None for events nobody is mailed about."""
+    data = event.data or {}
+    owner = [case.owner_id] if case.owner_id else []
+    kind = event.kind
+    if kind == EventKind.WATCHER_ADDED:
+        user_id = data.get("user")
+        return (
+            _MailPlan(TemplateEvent.WATCHER_ADDED, [user_id], copies=False)
+            if isinstance(user_id, int)
+            else None
+        )
+    if kind == EventKind.ESCALATED:
+        designee = data.get("designee")
+        return _MailPlan(
+            TemplateEvent.ESCALATED, [designee] if isinstance(designee, int) else owner
+        )
+    previous = [data["previous_owner"]] if isinstance(data.get("previous_owner"), int) else []
+    if kind == EventKind.TRANSFERRED:
+        # A move to another unit is, for the new owner, an assignment.
+        if data.get("owner") and data.get("owner") != data.get("previous_owner"):
+            return _MailPlan(TemplateEvent.ASSIGNED, owner, also=previous)
+        return None
+    if kind == EventKind.ASSIGNED:
+        return _MailPlan(TemplateEvent.ASSIGNED, owner, also=previous)
+    simple = {
+        EventKind.CREATED: TemplateEvent.CREATED,
+        EventKind.OVERDUE: TemplateEvent.OVERDUE,
+        EventKind.CLOSED: TemplateEvent.CLOSED,
+        EventKind.REOPENED: TemplateEvent.REOPENED,
+    }
+    if kind in simple:
+        return _MailPlan(simple[EventKind(kind)], owner)
+    return None
+
+
+@dataclass
+class _Audience:
+    to: list[User] = field(default_factory=list)
+    cc: list[User] = field(default_factory=list)
+    # Everyone told in the app: mail opt-outs and missing addresses do not apply there.
+    in_app: list[User] = field(default_factory=list)
+
+
+def _audience(case: Case, plan: _MailPlan, actor_id: int | None) -> _Audience:
+    """The people to tell, in one query: never the person who made the change, never an
+    inactive user; watchers who opted out of watcher mail get no copy (the owner and a former
+    owner do: it is their case, not one they watch)."""
+    copied = [*([case.owner_id] if case.owner_id else []), *plan.also] if plan.copies else []
+    wanted = Q(pk__in=[*plan.to, *copied])
+    if plan.copies:
+        wanted |= Q(watched_cases__case_id=case.pk)
+    users = (
+        User.objects.filter(wanted, is_active=True)
+        .exclude(pk=actor_id)
+        .annotate(
+            watching=Exists(CaseWatcher.objects.filter(case_id=case.pk, user=OuterRef("pk"))),
+            watcher_mail_off=Exists(
+                NotificationPreference.objects.filter(user=OuterRef("pk"), watcher_mail=False)
+            ),
+        )
+        .distinct()
+        .order_by("pk")
+    )
+    audience = _Audience()
+    for user in users:
+        audience.in_app.append(user)
+        if user.pk in plan.to:
+            audience.to.append(user)
+        elif not (user.watching and user.watcher_mail_off and user.pk not in copied):
+            audience.cc.append(user)
+    return audience
+
+
+def _addresses(users: Iterable[User], exclude: Sequence[str] = ()) -> list[str]:
+    seen = {parseaddr(a)[1].lower() for a in exclude}
+    result = []
+    for user in users:
+        if user.email and user.email.lower() not in seen:
+            seen.add(user.email.lower())
+            result.append(formataddr((str(user), user.email)))
+    return result
+
+
+def reply_domain() -> str:
+    return settings.CASELOOP_REPLY_ADDRESS.rpartition("@")[2] or "localhost"
+
+
+def new_message_id(case: Case) -> str:
+    """A Message-ID that stays the same on every retry and names the case it belongs to."""
+    return f"<{uuid.uuid4().hex}.{case.number}@{reply_domain()}>"
+
+
+def template_enabled(program_id: int, event: str) -> bool:
+    return not NotificationTemplate.objects.filter(
+        program_id=program_id, event=event, is_active=False
+    ).exists()
+
+
+def _queue_email(event: CaseEvent, case: Case, plan: _MailPlan, audience: _Audience) -> None:
+    to = _addresses(audience.to)
+    cc = _addresses(audience.cc, exclude=to)
+    if not to:
+        to, cc = cc, []
+    if not to or not template_enabled(case.program_id, plan.template_event):
+        return
+    OutboxMessage.objects.bulk_create(
+        [
+            OutboxMessage(
+                kind=OutboxKind.EMAIL,
+                dedup_key=f"email:event:{event.pk}",
+                case=case,
+                event=event,
+                template_event=plan.template_event,
+                recipients={"to": to, "cc": cc},
+                message_id=new_message_id(case),
+                created_at=event.created_at,
+                next_attempt_at=event.created_at,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _in_app_title(event: CaseEvent, case: Case) -> str:
+    return f"{case.number} · {event.get_kind_display()}: {case.subject}"[:300]
+
+
+def _queue_in_app(event: CaseEvent, case: Case, users: Iterable[User]) -> None:
+    InAppNotification.objects.bulk_create(
+        [
+            InAppNotification(
+                user=user,
+                case=case,
+                event=event,
+                kind=event.kind,
+                title=_in_app_title(event, case),
+                created_at=event.created_at,
+            )
+            for user in users
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def webhook_payload(event: CaseEvent, case: Case, delivery_id: str) -> JsonDict:
+    """What a subscriber receives: the event, the case as it stood, and no customer details
+    beyond the id (the subscriber asks the API for more, with its own rights)."""
+    owner = case.owner
+    return {
+        "id": delivery_id,
+        "type": f"case.{event.kind}",
+        "occurred_at": event.created_at.isoformat(),
+        "actor": {"id": event.actor_id, "name": str(event.actor)} if event.actor_id else None,
+        "case": {
+            "id": case.pk,
+            "number": case.number,
+            "url": case_url(case.pk),
+            "program": case.program.code,
+            "unit": case.unit.code,
+            "subject": case.subject,
+            "status": case.status,
+            "priority": case.priority,
+            "owner": {"id": owner.pk, "name": str(owner)} if owner else None,
+            "customer": {"id": case.customer_id},
+            "resolve_due_at": case.resolve_due_at.isoformat() if case.resolve_due_at else None,
+        },
+        "data": event.data,
+    }
+
+
+def _queue_webhooks(event: CaseEvent, case: Case) -> None:
+    subscriptions = [
+        s
+        for s in WebhookSubscription.objects.filter(program_id=case.program_id, is_active=True)
+        if s.wants(event.kind)
+    ]
+    rows = []
+    for subscription in subscriptions:
+        delivery_id = str(uuid.uuid4())
+        rows.append(
+            OutboxMessage(
+                kind=OutboxKind.WEBHOOK,
+                dedup_key=f"webhook:event:{event.pk}:{subscription.pk}",
+                case=case,
+                event=event,
+                subscription=subscription,
+                recipients={"url": subscription.url},
+                payload=webhook_payload(event, case, delivery_id),
+                message_id=delivery_id,
+                created_at=event.created_at,
+                next_attempt_at=event.created_at,
+            )
+        )
+    OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def notify_case_event(event: CaseEvent) -> None:
+    """Write what ``event`` causes, in the caller's transaction: an email to the people of the
+    case (the one it concerns in To, owner and watchers in Cc unless they opted out of watcher
+    mail, never the person who acted), a line in each of their in-app lists, and a webhook
+    delivery for each of the program's subscriptions that wants this kind of event.
+
+    Nothing is rendered or sent here. Calling it twice for the same event changes nothing.
+    """
+    case = event.case
+    plan = _mail_plan(event, case)
+    if plan is not None:
+        audience = _audience(case, plan, event.actor_id)
+        _queue_email(event, case, plan, audience)
+        _queue_in_app(event, case, audience.in_app)
+    _queue_webhooks(event, case)
+
+
+@transaction.atomic
+def queue_customer_email(
+    case: Case,
+    *,
+    template_event: TemplateEvent | str,
+    dedup_key: str,
+    survey: Mapping[str, object] | None = None,
+    now: datetime | None = None,
+) -> OutboxMessage | None:
+    """Queue an email to the case's customer (the remeasurement survey, for one), rendered from
+    the program's template for ``template_event`` when delivered. Returns None when the customer
+    has no address or the program turned that email off; the same ``dedup_key`` queues once."""
+    at = now or timezone.now()
+    if template_event not in TemplateEvent.values:
+        raise InvalidInput(f"Unknown template event {template_event!r}.", field="template_event")
+    if not case.customer.email or not template_enabled(case.program_id, template_event):
+        return None
+    expires_at = (survey or {}).get("expires_at")
+    message, _ = OutboxMessage.objects.get_or_create(
+        dedup_key=dedup_key,
+        defaults={
+            "kind": OutboxKind.EMAIL,
+            "case": case,
+            "template_event": template_event,
+            "recipients": {"to": [formataddr((case.customer.name, case.customer.email))], "cc": []},
+            "payload": {
+                "survey": {
+                    "url": str((survey or {}).get("url") or ""),
+                    "expires_at": expires_at.isoformat()
+                    if isinstance(expires_at, datetime)
+                    else None,
+                },
+                "customer_mail": True,
+            },
+            "message_id": new_message_id(case),
+            "created_at": at,
+            "next_attempt_at": at,
+        },
+    )
+    return message
+
+
+def notify_user_in_app(
+    user: User, *, case: Case | None, kind: str, title: str, now: datetime | None = None
+) -> InAppNotification:
+    """Put one line in ``user``'s notification list (e.g. "the customer replied")."""
+    return InAppNotification.objects.create(
+        user=user, case=case, kind=kind, title=title[:300], created_at=now or timezone.now()
+    )
+
+
+def mark_notifications_read(
+    user: User, ids: Sequence[int] | None = None, *, now: datetime | None = None
+) -> int:
+    """Mark ``user``'s notifications read: those with ``ids``, or all unread ones. Someone
+    else's notifications are never touched. Returns how many changed."""
+    unread = InAppNotification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=now or timezone.now())
+
+
+def set_watcher_mail(user: User, *, enabled: bool) -> NotificationPreference:
+    """Turn copies of the mail about cases ``user`` watches (but does not own) on or off."""
+    preference, _ = NotificationPreference.objects.update_or_create(
+        user=user, defaults={"watcher_mail": enabled}
+    )
+    return preference
+
+
+def save_template(template: NotificationTemplate) -> NotificationTemplate:
+    """Store a program's template after checking that every part compiles and renders."""
+    problems = template_problems(
+        TemplateSource(template.subject, template.body_text, template.body_html)
+    )
+    if problems:
+        field_name = next(iter(problems))
+        raise TemplateProblem(" ".join(problems.values()), field=field_name)
+    template.save()
+    return template
+
+
+def webhook_problems(url: str, events: object) -> dict[str, str]:
+    """What is wrong with a subscription's target and event list, per field."""
+    problems: dict[str, str] = {}
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems["url"] = "The URL must start with https:// (or http://) and name a host."
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        problems["events"] = 'List the event kinds, e.g. ["created", "closed"].'
+    else:
+        unknown = sorted(set(events) - set(EventKind.values))
+        if unknown:
+            problems["events"] = f"Unknown event kinds: {', '.join(unknown)}."
+    return problems
+
+
+def save_webhook_subscription(subscription: WebhookSubscription) -> WebhookSubscription:
+    """Store a webhook subscription with a valid URL and known event kinds."""
+    problems = webhook_problems(subscription.url, subscription.events)
+    if problems:
+        field_name, message = next(iter(problems.items()))
+        raise InvalidInput(message, field=field_name)
+    subscription.save()
+    return subscription
+
+
+def save_program_mailbox(mailbox: ProgramMailbox) -> ProgramMailbox:
+    """Store a program's inbound address (lower-case); new cases from it must be of a case type
+    of that program."""
+    mailbox.address = mailbox.address.strip().lower()
+    if "+" in mailbox.address.partition("@")[0]:
+        raise InvalidInput("The address may not contain '+': it tags replies.", field="address")
+    if mailbox.case_type.program_id != mailbox.program_id:
+        raise InvalidInput("Choose a case type of the same program.", field="case_type")
+    mailbox.save()
+    return mailbox
+
+
+def retry_outbox_now(ids: Sequence[int], *, now: datetime | None = None) -> int:
+    """Send failed (or waiting) messages again at once, with a fresh allowance of attempts;
+    their earlier attempts stay on record. Returns how many were rescheduled."""
+    return OutboxMessage.objects.filter(
+        pk__in=list(ids), status__in=[OutboxStatus.FAILED, OutboxStatus.PENDING]
+    ).update(status=OutboxStatus.PENDING, next_attempt_at=now or timezone.now(), attempts=0)

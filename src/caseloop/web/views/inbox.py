@@ -1,0 +1,72 @@
+"""The case inbox: tabs, status chips with counts, filters, most urgent first, pages."""
+
+from dataclasses import dataclass
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from caseloop.cases.models import Case
+from caseloop.cases.queries import InboxTab, count_by_display_status, inbox_cases
+from caseloop.web.choices import inbox_filter_options, oversees_units
+from caseloop.web.errors import web_view
+from caseloop.web.forms import PAGE_SIZES, InboxQueryForm, SortOrder
+from caseloop.web.http import AuthedRequest, wants_fragment
+
+TAB_LABELS = {
+    InboxTab.MINE: "Mine",
+    InboxTab.WATCHING: "Watching",
+    InboxTab.UNITS: "My units",
+    InboxTab.OVERDUE: "Overdue",
+}
+
+
+@dataclass
+class InboxPage:
+    rows: list[Case]
+    number: int
+    size: int
+    has_next: bool
+
+    @property
+    def first(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+
+@require_GET
+@web_view
+def inbox(request: AuthedRequest) -> HttpResponse:
+    """One page of the inbox in a fixed number of queries, whatever the page size.
+
+    Paging reads one row more than it shows to know whether a next page exists, instead of
+    counting every match: the counts on the status chips already say how much there is.
+    """
+    now = timezone.now()
+    query = InboxQueryForm(request.GET)
+    oversees = oversees_units(request.user)
+    filters = query.filters(default_tab=InboxTab.UNITS if oversees else InboxTab.MINE)
+    size, number = query.page_size, query.page_number
+    cases = inbox_cases(request.user, filters, now)
+    if query.least_urgent_first:
+        cases = cases.reverse()
+    start = (number - 1) * size
+    rows = list(cases[start : start + size + 1])
+    tabs = [tab for tab in TAB_LABELS if tab != InboxTab.UNITS or oversees]
+    context = {
+        "now": now,
+        "query": query,
+        "filters": filters,
+        "tabs": [(tab, TAB_LABELS[tab]) for tab in tabs],
+        "counts": count_by_display_status(request.user, filters.tab, now),
+        "page": InboxPage(rows=rows[:size], number=number, size=size, has_next=len(rows) > size),
+        "options": inbox_filter_options(request.user),
+        "page_sizes": PAGE_SIZES,
+        "sort_orders": SortOrder.CHOICES,
+    }
+    template = "web/_inbox.html" if wants_fragment(request) else "web/inbox.html"
+    return render(request, template, context)
