@@ -129,7 +129,7 @@ def _by_status(
     if status == DisplayStatus.CLOSED:
         return cases.filter(status=Status.CLOSED)
     if status == DisplayStatus.OVERDUE:
-        return cases.filter(status__in=OPEN_STATUSES, resolve_due_at__lte=now)
+        return cases.filter(status__in_constants=OPEN_STATUSES, resolve_due_at__lte=now)
     return cases.filter(status=status).exclude(resolve_due_at__lte=now)
 
 
@@ -142,7 +142,7 @@ def inbox_cases(user: User, filters: InboxFilters, now: datetime) -> QuerySet[Ca
     else:
         cases = _by_tab(user, filters.tab)
     if status is None:
-        cases = cases.filter(status__in=OPEN_STATUSES)
+        cases = cases.filter(status__in_constants=OPEN_STATUSES)
     cases = _by_status(cases, status, now)
     if filters.program_id is not None:
         cases = cases.filter(program_id=filters.program_id)
@@ -163,7 +163,7 @@ def inbox_cases(user: User, filters: InboxFilters, now: datetime) -> QuerySet[Ca
 def count_by_display_status(user: User, tab: InboxTab, now: datetime) -> dict[str, int]:
     """Counts for the inbox's status chips, in one query."""
     cases = visible_cases(user) if tab == InboxTab.OVERDUE else _by_tab(user, tab)
-    is_open = Q(status__in=OPEN_STATUSES)
+    is_open = Q(status__in_constants=OPEN_STATUSES)
     late = is_open & Q(resolve_due_at__lte=now)
     return cases.aggregate(
         new=Count("pk", filter=Q(status=Status.NEW) & ~late),
