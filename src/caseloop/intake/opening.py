@@ -4,7 +4,9 @@
 thousands of alerts, so this module does the same work set-based: the manager chains and unit
 owners of all the units of a batch in one query (the owner from the program's assignment rules
 instead when it has any), business calendars once per unit, then one bulk insert each for
-transactions, cases, watchers, playbook tasks and CREATED events.
+transactions, cases, watchers, playbook tasks, CREATED events and their notifications (outbox
+rows and in-app lines, ``notify.bulk``). The watcher rule is ``cases.services.initial_watchers``
+itself.
 
 Every field, watcher, task and event data key matches ``open_case``; the intake tests compare a
 bulk-opened case with one opened by ``open_case`` field by field, so a change to one that is not
@@ -15,20 +17,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from caseloop.cases.models import (
-    Case,
-    CaseEvent,
-    CaseTask,
-    CaseWatcher,
-    EventKind,
-    Source,
-    WatcherAccess,
-)
+from caseloop.cases.models import Case, CaseEvent, CaseTask, CaseWatcher, EventKind, Source
+from caseloop.cases.services import initial_watchers
 from caseloop.customers.models import Transaction
 from caseloop.intake.alerts import Alert
 from caseloop.intake.bulk import Table
 from caseloop.intake.matching import CustomerRef
 from caseloop.intake.records import ResponseInput, RowProblem
+from caseloop.notify.bulk import OpenedCase, notify_cases_opened_unsafe_outside_transaction
 from caseloop.org.models import Unit, User
 from caseloop.programs.models import CaseType, PlaybookStep, Program
 from caseloop.routing.models import AssignmentRule, Strategy
@@ -48,6 +44,8 @@ class PlannedCase:
     assignment: Assignment
     customer: CustomerRef | None = None
     case_id: int | None = None
+    subject: str = ""
+    deadlines: Deadlines | None = None
 
 
 @dataclass
@@ -177,20 +175,6 @@ def _transaction_row(planned: PlannedCase) -> tuple[object, ...] | None:
     )
 
 
-def _watchers(
-    owner_id: int | None, managers: list[User], covers: list[User]
-) -> list[tuple[int, str]]:
-    # The rule of open_case's watcher list: the nearest manager with full access, those above
-    # read only, covers of away team members with full access, never the owner.
-    access_by_user: dict[int, str] = {}
-    for index, manager in enumerate(managers):
-        access = WatcherAccess.FULL if index == 0 else WatcherAccess.LIMITED
-        access_by_user.setdefault(manager.pk, access.value)
-    for cover in covers:
-        access_by_user[cover.pk] = WatcherAccess.FULL.value
-    return [(user_id, access) for user_id, access in access_by_user.items() if user_id != owner_id]
-
-
 _TRANSACTION_COLUMNS = (
     "customer_id",
     "unit_id",
@@ -248,6 +232,7 @@ def open_cases_unsafe_outside_transaction(
     for p, transaction_id in zip(planned, transaction_ids, strict=True):
         response, due, owner = p.response, deadlines[p.response.unit.pk], p.assignment.owner
         assert p.customer is not None
+        p.subject, p.deadlines = _subject(response, p.alert), due
         rows.append(
             (
                 program.pk,
@@ -256,7 +241,7 @@ def open_cases_unsafe_outside_transaction(
                 response.unit.pk,
                 owner.pk if owner else None,
                 transaction_id,
-                _subject(response, p.alert),
+                p.subject,
                 _description(response),
                 p.alert.rule.priority,
                 Source.SURVEY.value,
@@ -274,34 +259,55 @@ def open_cases_unsafe_outside_transaction(
     case_ids = Table(Case, _CASE_COLUMNS).insert_returning_ids(rows)
     for p, case_id in zip(planned, case_ids, strict=True):
         p.case_id = case_id
-    _add_people_tasks_and_events(planned, at=at, cache=cache)
+    _add_people_tasks_and_events(program, planned, at=at, cache=cache)
 
 
 def _add_people_tasks_and_events(
-    planned: Sequence[PlannedCase], *, at: datetime, cache: UnitCache
+    program: Program, planned: Sequence[PlannedCase], *, at: datetime, cache: UnitCache
 ) -> None:
     watchers: list[tuple[object, ...]] = []
     tasks: list[tuple[object, ...]] = []
     events: list[tuple[object, ...]] = []
+    people: list[list[int]] = []
     for p in planned:
         owner = p.assignment.owner
-        mine = _watchers(
+        mine = initial_watchers(
             owner.pk if owner else None,
             cache.managers[p.response.unit.pk],
             p.assignment.full_watchers,
         )
-        watchers += [(p.case_id, user_id, access, at) for user_id, access in mine]
+        watchers += [(p.case_id, user_id, access.value, at) for user_id, access in mine]
         tasks += [
             (p.case_id, step.position, step.title)
             for step in cache.playbook_of(p.alert.rule.case_type)
         ]
+        people.append([user_id for user_id, _ in mine])
         data = {
             "source": Source.SURVEY.value,
             "owner": owner.pk if owner else None,
-            "watchers": [user_id for user_id, _ in mine],
+            "watchers": people[-1],
             "assignment_rule": p.assignment.rule.name if p.assignment.rule else None,
         }
         events.append((p.case_id, None, EventKind.CREATED.value, data, at))
     Table(CaseWatcher, ("case_id", "user_id", "access", "added_at")).insert(watchers)
     Table(CaseTask, ("case_id", "position", "title")).insert(tasks)
-    Table(CaseEvent, ("case_id", "actor_id", "kind", "data", "created_at")).insert(events)
+    event_table = Table(CaseEvent, ("case_id", "actor_id", "kind", "data", "created_at"))
+    event_ids = event_table.insert_returning_ids(events)
+    opened = [
+        OpenedCase(
+            case_id=p.case_id,  # type: ignore[arg-type]
+            event_id=event_id,
+            event_data=event[3],  # type: ignore[arg-type]
+            created_at=at,
+            subject=p.subject,
+            priority=p.alert.rule.priority,
+            unit=p.response.unit,
+            owner=p.assignment.owner,
+            watcher_ids=watcher_ids,
+            customer_id=p.customer.pk,  # type: ignore[union-attr,arg-type]
+            resolve_due_at=p.deadlines.resolve_due_at if p.deadlines else None,
+        )
+        for p, event, event_id, watcher_ids in zip(planned, events, event_ids, people, strict=True)
+    ]
+    # Same transaction: the notifications exist exactly when the cases do.
+    notify_cases_opened_unsafe_outside_transaction(program, opened)

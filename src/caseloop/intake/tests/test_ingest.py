@@ -15,6 +15,9 @@ from caseloop.intake.models import SurveyResponse
 from caseloop.intake.services import BadRecords, ingest_responses
 from caseloop.intake.tests.conftest import Survey
 from caseloop.intake.tests.factories import make_alert_rule, records, response_data
+from caseloop.notify.models import InAppNotification, OutboxMessage
+from caseloop.notify.services import set_watcher_mail
+from caseloop.notify.tests.factories import make_subscription
 from caseloop.org.models import Role, Unit
 from caseloop.org.tests.factories import make_membership, make_unit, make_user
 from caseloop.programs.models import CaseType
@@ -191,6 +194,42 @@ def _people_tasks_events(case: Case) -> tuple[object, object, object]:
     return watchers, tasks, events
 
 
+def _notifications(case: Case) -> tuple[object, object]:
+    """The case's outbox rows and in-app lines, without what differs between two cases (ids,
+    numbers, the random message and delivery ids)."""
+    outbox = []
+    for message in OutboxMessage.objects.filter(case=case).order_by("kind", "subscription_id"):
+        payload = dict(message.payload)
+        if payload:
+            payload["id"] = "…"
+            payload["case"] = {
+                k: v for k, v in payload["case"].items() if k not in ("id", "number", "url")
+            }
+        outbox.append(
+            (
+                message.kind,
+                message.status,
+                message.template_event,
+                message.subscription_id,
+                message.recipients,
+                payload,
+                message.created_at,
+                message.next_attempt_at,
+                message.event.kind if message.event else None,
+                message.dedup_key.replace(f"event:{message.event_id}", "event:EVENT"),
+            )
+        )
+    in_app = list(
+        InAppNotification.objects.filter(case=case)
+        .order_by("user_id")
+        .values_list("user", "event__kind", "kind", "created_at", "read_at")
+    )
+    titles = {
+        n.title.replace(case.number, "NUMBER") for n in InAppNotification.objects.filter(case=case)
+    }
+    return outbox, (in_app, titles)
+
+
 ROUTINGS = [
     "unit owner",
     "away unit owner with a cover",
@@ -219,6 +258,10 @@ def test_alert_case_is_what_open_case_opens(survey: Survey, now: datetime, routi
         AssignmentRule.objects.create(
             program=survey.program, name="Team", strategy=Strategy.ROUND_ROBIN, team=team
         )
+    # Everyone's mail and webhooks: the ceo (a read-only watcher) has turned watcher mail off.
+    make_subscription(survey.program, "https://crm.example.test/hook", ["created"])
+    make_subscription(survey.program, "https://other.example.test/hook", ["closed"])
+    set_watcher_mail(survey.ceo, enabled=False)
     ingest_responses(survey.program, records(concern(survey)), actor=None, now=now)
     bulk = Case.objects.get()
     single = open_case(
@@ -242,6 +285,10 @@ def test_alert_case_is_what_open_case_opens(survey: Survey, now: datetime, routi
     bulk_rows, single_rows = _people_tasks_events(bulk), _people_tasks_events(single)
     assert bulk_rows == single_rows
     assert bulk_rows[0] and bulk_rows[1] and bulk_rows[2]
+    bulk_notes, single_notes = _notifications(bulk), _notifications(single)
+    assert bulk_notes == single_notes
+    assert [row[0] for row in bulk_notes[0]] == ["email", "webhook"]
+    assert bulk_notes[1][0]
 
 
 def test_round_robin_takes_turns_across_a_batch(survey: Survey, now: datetime) -> None:
