@@ -51,6 +51,7 @@ from caseloop.demo.plan import (
     WatchStep,
     build_plan,
 )
+from caseloop.notify.services import cancel_unsent_email
 from caseloop.org.models import Membership, Unit, User
 from caseloop.org.services import create_unit, grant_role
 from caseloop.programs.models import CaseType, ClosingStatus, PlaybookStep, Program, RootCause
@@ -111,6 +112,16 @@ def load_demo(
             _load_case(case_plan, config, customer_rows, purchases)
             if progress is not None:
                 progress(done, len(plan.cases))
+        # The history is made up: its mail would flood the first SMTP server the demo is
+        # pointed at. What happens after the load is mailed as usual.
+        cancel_unsent_email(
+            list(
+                Program.objects.filter(code__in=[p.code for p in PROGRAMS]).values_list(
+                    "pk", flat=True
+                )
+            ),
+            reason="Demo history: never mailed.",
+        )
     return DemoLoad(loaded=True, seconds=time.perf_counter() - started, reference_now=now)
 
 

@@ -85,8 +85,32 @@ def _reply_to(message: OutboxMessage, case: Case) -> str:
     return f"{local}+{case.number}@{domain}"
 
 
+def _account_email(message: OutboxMessage, content: dict[str, str]) -> EmailMultiAlternatives:
+    if not content.get("text"):
+        raise _Cancel("The account email was blanked before it was sent.")
+    email = EmailMultiAlternatives(
+        subject=content.get("subject", ""),
+        body=content["text"],
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=list(message.recipients.get("to") or []),
+        headers={
+            "Message-ID": message.message_id,
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+            "X-Caseloop-Delivery": message.dedup_key,
+        },
+    )
+    if content.get("html"):
+        email.attach_alternative(content["html"], "text/html")
+    return email
+
+
 def build_email(message: OutboxMessage, *, now: datetime) -> EmailMultiAlternatives:
-    """Render the message's template for its case now and put the email together."""
+    """Render the message's template for its case now and put the email together; an email
+    about a user's account comes rendered already."""
+    account_mail = message.payload.get("account_mail")
+    if isinstance(account_mail, dict):
+        return _account_email(message, account_mail)
     case = (
         Case.objects.select_related(
             "program", "case_type", "unit", "owner", "customer", "transaction", "closing_status"
@@ -233,7 +257,11 @@ def _record(
         )
         if outcome == "sent":
             pending.update(
-                status=OutboxStatus.SENT, sent_at=finished_at, next_attempt_at=None, last_error=""
+                status=OutboxStatus.SENT,
+                sent_at=finished_at,
+                next_attempt_at=None,
+                last_error="",
+                payload=_without_secrets(message.payload),
             )
             return "sent"
         if outcome == "cancelled":
@@ -245,6 +273,15 @@ def _record(
             return "gave_up"
         pending.update(next_attempt_at=finished_at + backoff(message.attempts), last_error=error)
         return "retrying"
+
+
+def _without_secrets(payload: dict[str, object]) -> dict[str, object]:
+    # A sent password-reset link must not stay readable in the outbox for its lifetime.
+    if "account_mail" not in payload:
+        return payload
+    account_mail = payload["account_mail"]
+    subject = account_mail.get("subject", "") if isinstance(account_mail, dict) else ""
+    return {"account_mail": {"subject": subject, "text": "", "html": "", "blanked": True}}
 
 
 def _deliver_one(message: OutboxMessage, sender: _Sender, clock: Callable[[], datetime]) -> str:

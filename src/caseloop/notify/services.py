@@ -388,3 +388,39 @@ def retry_outbox_now(ids: Sequence[int], *, now: datetime | None = None) -> int:
     return OutboxMessage.objects.filter(
         pk__in=list(ids), status__in=[OutboxStatus.FAILED, OutboxStatus.PENDING]
     ).update(status=OutboxStatus.PENDING, next_attempt_at=now or timezone.now(), attempts=0)
+
+
+def queue_account_email(
+    user: User, *, subject: str, text: str, html: str = "", now: datetime | None = None
+) -> OutboxMessage | None:
+    """Queue an email about a user's own account (a password reset link), already rendered.
+
+    Like every email it leaves through the outbox and the worker, never from the request. The
+    body holds a secret, so the worker blanks it once the message is sent; a message that was
+    never sent keeps it until it expires with the link. Returns None for a user without an
+    address.
+    """
+    if not user.email:
+        return None
+    at = now or timezone.now()
+    return OutboxMessage.objects.create(
+        kind=OutboxKind.EMAIL,
+        dedup_key=f"account:{uuid.uuid4().hex}",
+        recipients={"to": [formataddr((str(user), user.email))], "cc": []},
+        payload={"account_mail": {"subject": subject, "text": text, "html": html}},
+        message_id=f"<{uuid.uuid4().hex}.account@{reply_domain()}>",
+        created_at=at,
+        next_attempt_at=at,
+    )
+
+
+@transaction.atomic
+def cancel_unsent_email(program_ids: Sequence[int], *, reason: str) -> int:
+    """Cancel every email of these programs' cases still waiting to be sent, keeping the rows
+    and the reason for the record. The demo uses it so that two years of made-up history are
+    not mailed out the first time a worker starts; returns how many were cancelled."""
+    return OutboxMessage.objects.filter(
+        kind=OutboxKind.EMAIL,
+        status=OutboxStatus.PENDING,
+        case__program_id__in=list(program_ids),
+    ).update(status=OutboxStatus.CANCELLED, next_attempt_at=None, last_error=reason)

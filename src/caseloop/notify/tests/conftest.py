@@ -10,6 +10,7 @@ import imaplib
 import itertools
 import os
 import shutil
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -32,6 +33,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from caseloop.cases.models import Case, CaseEvent
 from caseloop.conftest import Cast
+from caseloop.notify.lmtp import LMTPController, lmtp_server
 from caseloop.notify.models import InAppNotification, OutboxMessage
 from caseloop.notify.services import notify_case_event
 
@@ -439,3 +441,24 @@ def make_email(
         maintype, _, subtype = content_type.partition("/")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return message.as_bytes()
+
+
+# --- LMTP -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lmtp(transactional_db: None) -> Iterator[LMTPController]:
+    server = lmtp_server("127.0.0.1", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@contextlib.contextmanager
+def lmtp_client(server: LMTPController) -> Iterator[smtplib.LMTP]:
+    client = smtplib.LMTP(str(server.hostname), int(server.port), timeout=10)
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            client.quit()

@@ -1,10 +1,8 @@
 """``caseloop mail-in`` against real servers: IMAP polling of pymap over STARTTLS, and real
 LMTP deliveries to the receiver."""
 
-import contextlib
 import smtplib
 import ssl
-from collections.abc import Iterator
 from datetime import datetime
 from io import StringIO
 from pathlib import Path
@@ -16,14 +14,14 @@ from django.core.management.base import CommandError
 from caseloop.cases.models import Case, CaseNote, Source
 from caseloop.conftest import Cast
 from caseloop.notify.imap import ImapMailbox, Security, poll_mailbox
-from caseloop.notify.lmtp import LMTPController, lmtp_server
+from caseloop.notify.lmtp import LMTPController
 from caseloop.notify.models import InboundMessage
 from caseloop.notify.tests.conftest import (
     IMAP_PASSWORD,
     IMAP_USER,
     ImapServer,
     TlsRelay,
-    free_port,
+    lmtp_client,
     make_email,
 )
 from caseloop.notify.tests.factories import make_mailbox
@@ -210,24 +208,6 @@ def test_the_command_needs_host_and_port() -> None:
 
 
 # --- LMTP -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def lmtp(transactional_db: None) -> Iterator[LMTPController]:
-    server = lmtp_server("127.0.0.1", free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-@contextlib.contextmanager
-def lmtp_client(server: LMTPController) -> Iterator[smtplib.LMTP]:
-    client = smtplib.LMTP(str(server.hostname), int(server.port), timeout=10)
-    try:
-        yield client
-    finally:
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            client.quit()
 
 
 def test_lmtp_delivery_opens_a_case(mailbox_cast: Cast, lmtp: LMTPController) -> None:

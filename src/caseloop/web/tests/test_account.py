@@ -9,6 +9,8 @@ from django.urls import reverse
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from caseloop.conftest import Cast
+from caseloop.notify.delivery import deliver_due
+from caseloop.notify.models import OutboxMessage, OutboxStatus
 from caseloop.org.models import User
 
 pytestmark = pytest.mark.django_db
@@ -153,9 +155,9 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(
     cast.owner.save()
     response = client.post(reverse("web:password_reset"), {"email": "olivia@example.test"})
     assert response["Location"] == reverse("web:password_reset_done")
-    assert len(mail.outbox) == 1
-    link = re.search(r"https://cases\.example\.com(/password/reset/\S+/)", mail.outbox[0].body)
-    assert link, mail.outbox[0].body
+    [sent] = deliver_account_mail()
+    link = re.search(r"https://cases\.example\.com(/password/reset/\S+/)", sent.body)
+    assert link, sent.body
     form_url = client.get(link.group(1))["Location"]  # Django swaps the token for a session
     response = client.post(
         form_url, {"new_password1": "reset passphrase ok", "new_password2": "reset passphrase ok"}
@@ -176,7 +178,41 @@ def test_password_reset_link_points_at_the_site_url_not_the_request_host(
         {"email": "olivia@example.test"},
         HTTP_HOST="evil.example.net",
     )
-    assert "evil.example.net" not in mail.outbox[0].body
+    [sent] = deliver_account_mail()
+    assert "cases.example.com" in sent.body
+    assert "evil.example.net" not in sent.body
+
+
+def test_password_reset_sends_nothing_during_the_request_and_the_worker_mails_it(
+    client: Client, cast: Cast
+) -> None:
+    cast.owner.email = "olivia@example.test"
+    cast.owner.save()
+    client.post(reverse("web:password_reset"), {"email": "olivia@example.test"})
+    assert mail.outbox == []
+    queued = account_mail()
+    assert queued.status == OutboxStatus.PENDING
+    assert queued.recipients["to"] == [f"{cast.owner} <olivia@example.test>"]
+
+    [sent] = deliver_account_mail()
+
+    assert sent.to == [f"{cast.owner} <olivia@example.test>"]
+    assert sent.extra_headers["Message-ID"] == queued.message_id
+    assert "/password/reset/" in sent.body
+
+
+def test_a_sent_reset_link_is_no_longer_readable_in_the_outbox(client: Client, cast: Cast) -> None:
+    cast.owner.email = "olivia@example.test"
+    cast.owner.save()
+    client.post(reverse("web:password_reset"), {"email": "olivia@example.test"})
+    assert "/password/reset/" in str(account_mail().payload)
+
+    [sent] = deliver_account_mail()
+
+    message = account_mail()
+    assert message.status == OutboxStatus.SENT
+    assert "/password/reset/" not in str(message.payload)
+    assert message.payload["account_mail"]["subject"] == sent.subject
 
 
 def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(
@@ -184,4 +220,16 @@ def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(
 ) -> None:
     response = client.post(reverse("web:password_reset"), {"email": "nobody@example.test"})
     assert response["Location"] == reverse("web:password_reset_done")
-    assert mail.outbox == []
+    assert not OutboxMessage.objects.filter(dedup_key__startswith="account:").exists()
+    assert deliver_account_mail() == []
+
+
+def deliver_account_mail() -> list[mail.EmailMessage]:
+    """Run the worker's outbox delivery once and return what it sent (the test email backend
+    keeps it in ``mail.outbox``)."""
+    deliver_due()
+    return [m for m in mail.outbox if ".account@" in m.extra_headers["Message-ID"]]
+
+
+def account_mail() -> OutboxMessage:
+    return OutboxMessage.objects.get(dedup_key__startswith="account:")

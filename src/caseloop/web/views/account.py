@@ -4,14 +4,45 @@ The templates are named under ``web/registration/`` so that the admin's own regi
 templates, found first when the admin app is listed before this one, never replace them.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
+from django.template import loader
 from django.urls import reverse_lazy
+
+from caseloop.notify.services import queue_account_email
+
+
+class OutboxPasswordResetForm(PasswordResetForm):
+    """Django's reset form, whose mail leaves through the outbox like every other email: the
+    request only writes a row, and an SMTP server that is down delays the mail, not the page."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        text = loader.render_to_string(email_template_name, context)
+        html = (
+            loader.render_to_string(html_email_template_name, context)
+            if html_email_template_name
+            else ""
+        )
+        queue_account_email(context["user"], subject=subject, text=text, html=html)
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Mails a one-time link (through the configured email backend) that points at the
-    configured ``SITE_URL``, never at whatever host the request named."""
+    """Mails a one-time link (through the outbox) that points at the configured ``SITE_URL``,
+    never at whatever host the request named."""
+
+    form_class = OutboxPasswordResetForm
 
     @property
     def extra_email_context(self) -> dict[str, str]:  # type: ignore[override]
