@@ -55,6 +55,7 @@ from caseloop.notify.services import cancel_unsent_email
 from caseloop.org.models import Membership, Unit, User
 from caseloop.org.services import create_unit, grant_role
 from caseloop.programs.models import CaseType, ClosingStatus, PlaybookStep, Program, RootCause
+from caseloop.sla.services import sweep_deadlines
 
 Progress = Callable[[int, int], None]
 
@@ -112,8 +113,10 @@ def load_demo(
             _load_case(case_plan, config, customer_rows, purchases)
             if progress is not None:
                 progress(done, len(plan.cases))
-        # The history is made up: its mail would flood the first SMTP server the demo is
-        # pointed at. What happens after the load is mailed as usual.
+        # The history's deadlines passed long ago: escalate it as a worker running all along
+        # would have. Its mail is made up and would flood the first SMTP server the demo is
+        # pointed at; what happens after the load is mailed as usual.
+        sweep_deadlines(now=now)
         cancel_unsent_email(
             list(
                 Program.objects.filter(code__in=[p.code for p in PROGRAMS]).values_list(

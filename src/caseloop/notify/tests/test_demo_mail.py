@@ -1,5 +1,5 @@
 """The mail loop a demo user sees (docs/email.md, "Seeing the demo's mail"): the demo's made-up
-history is never mailed; a case opened after the load reaches its owner through a real SMTP
+history, escalations included, is never mailed; a case opened after the load reaches its owner through a real SMTP
 server; the owner's answer to that mail, delivered back over real LMTP, lands on the case."""
 
 from datetime import UTC, datetime, timedelta
@@ -19,6 +19,7 @@ from caseloop.notify.models import OutboxKind, OutboxMessage, OutboxStatus
 from caseloop.notify.tests.conftest import SmtpServer, lmtp_client
 from caseloop.org.models import Unit
 from caseloop.programs.models import Program
+from caseloop.sla.services import sweep_deadlines
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -67,8 +68,11 @@ def test_the_demo_history_is_kept_but_never_mailed(demo: DemoLoad, smtp_server: 
     assert history.exists()
     assert not history.filter(status=OutboxStatus.PENDING).exists()
 
+    # The first sweep of a worker started on the demo finds the history escalated already.
+    swept = sweep_deadlines(now=NOW)
     result = deliver_due(now=NOW + timedelta(minutes=5))
 
+    assert (swept.escalations, swept.cases_marked_overdue) == (0, 0)
     assert result.claimed == 0
     assert smtp_server.received == []
 
