@@ -66,17 +66,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=lambda a: serve_forever(a.host, a.port, a.workers))
 
-    worker = commands.add_parser("worker", help="run the periodic background duties")
+    worker = commands.add_parser(
+        "worker", help="run the periodic background duties and the queued one-off tasks"
+    )
     worker.add_argument(
-        "--once", action="store_true", help="run the duties that are due once, then exit"
+        "--once",
+        action="store_true",
+        help="one pass: the duties that are due, then the ready tasks, then exit",
     )
     worker.add_argument(
         "--interval",
         type=_positive_float,
         default=5.0,
-        help="seconds between passes over the duties (default: 5)",
+        help="seconds between passes over the duties and the task queue (default: 5)",
     )
-    worker.set_defaults(run=lambda a: run_worker(once=a.once, interval=a.interval))
+    worker.add_argument(
+        "--tasks-per-pass",
+        type=_positive_int,
+        default=10,
+        help="queued tasks run at most before the duties are looked at again (default: 10)",
+    )
+    worker.set_defaults(
+        run=lambda a: run_worker(once=a.once, interval=a.interval, tasks_per_pass=a.tasks_per_pass)
+    )
 
     commands.add_parser(
         "manage", help="Django's management commands, e.g. 'caseloop manage migrate'"
@@ -289,22 +301,25 @@ def serve_forever(host: str, port: int, workers: int | None) -> int:
 # --- worker -----------------------------------------------------------------------------------
 
 
-def run_worker(*, once: bool, interval: float) -> int:
-    """Run the registered duties: one pass with ``once`` (exit 1 if a duty failed), else until
-    SIGTERM/SIGINT, which finishes the duty in hand, releases the leases and exits 0."""
+def run_worker(*, once: bool, interval: float, tasks_per_pass: int = 10) -> int:
+    """Run the registered duties and the tasks of the Django Tasks queue: one pass with
+    ``once`` (exit 1 if a duty or a task failed), else until SIGTERM/SIGINT, which finishes the
+    duty or task in hand, releases the leases and exits 0. Tasks of a worker that died are run
+    again by the ``worker.recover_lost_tasks`` duty."""
     _setup_django()
     from caseloop.worker.loop import Worker
     from caseloop.worker.registry import autodiscover_duties, registry
 
     autodiscover_duties()
-    worker = Worker(registry)
+    worker = Worker(registry, tasks_per_pass=tasks_per_pass)
     if not once:
         worker.run_forever(timedelta(seconds=interval))
         return 0
-    runs = worker.run_due()
-    for run in runs:
+    result = worker.run_once()
+    for run in result.duties:
         print(f"{run.name}: {'failed' if run.failed else 'done'}")
-    return 1 if any(run.failed for run in runs) else 0
+    print(f"tasks: {result.tasks.ran} run, {result.tasks.failed} failed")
+    return 1 if result.failed else 0
 
 
 if __name__ == "__main__":

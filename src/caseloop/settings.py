@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "caseloop.org",
     "caseloop.programs",
     "caseloop.customers",
@@ -162,6 +164,18 @@ CASELOOP_OUTBOX_BACKOFF_MAX_SECONDS = envint("CASELOOP_OUTBOX_BACKOFF_MAX_SECOND
 CASELOOP_WEBHOOK_TIMEOUT = envint("CASELOOP_WEBHOOK_TIMEOUT", 10)
 CASELOOP_INBOUND_MAX_BYTES = envint("CASELOOP_INBOUND_MAX_BYTES", 25 * 1024 * 1024)
 
+# One-off jobs (Django Tasks) are rows in the database that ``caseloop worker`` runs, tests
+# included: a test runs the queue through the worker's pass, as production does.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A worker silent this long is taken for dead and the task it was running is run again, at most
+# CASELOOP_TASK_MAX_ATTEMPTS times in all. Workers beat every quarter of it, even mid-task.
+CASELOOP_WORKER_STALE_SECONDS = envint("CASELOOP_WORKER_STALE_SECONDS", 120)
+CASELOOP_TASK_MAX_ATTEMPTS = envint("CASELOOP_TASK_MAX_ATTEMPTS", 3)
+if CASELOOP_WORKER_STALE_SECONDS < 1 or CASELOOP_TASK_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured(
+        "CASELOOP_WORKER_STALE_SECONDS and CASELOOP_TASK_MAX_ATTEMPTS must be at least 1."
+    )
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -201,4 +215,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # caseloop's worker runs django-tasks-db's in every pass, which would log its start and end.
+    "loggers": {"django_tasks_db": {"level": "WARNING"}},
 }

@@ -8,7 +8,7 @@ beside the fields.
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -23,6 +23,7 @@ from caseloop.notify.models import (
     NotificationPreference,
     NotificationTemplate,
     OutboxMessage,
+    OutboxStatus,
     ProgramMailbox,
     TemplateEvent,
     WebhookSubscription,
@@ -43,6 +44,7 @@ from caseloop.notify.services import (
     set_watcher_mail,
     webhook_problems,
 )
+from caseloop.notify.tasks import retry_outbox_delivery
 
 
 class NotificationTemplateForm(forms.ModelForm):
@@ -163,7 +165,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     search_fields = ("dedup_key", "message_id")
     list_select_related = ("case",)
     show_full_result_count = False
-    actions = ["retry_now"]
+    actions = ["retry_now", "retry_delivery_now"]
     inlines = [DeliveryAttemptInline]
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
 
@@ -175,6 +177,19 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
         count = retry_outbox_now(list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} message(s) will be sent at the next worker run.")
+
+    @admin.action(description="Retry delivery now (messages that gave up, in the background)")
+    def retry_delivery_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        # A one-off job of the task queue: a selection across every page after a long outage
+        # can be large, and the request should not wait for it.
+        ids = list(queryset.filter(status=OutboxStatus.FAILED).values_list("pk", flat=True))
+        if not ids:
+            self.message_user(request, "None of the chosen messages gave up.", messages.WARNING)
+            return
+        retry_outbox_delivery.enqueue(ids)
+        self.message_user(
+            request, f"{len(ids)} message(s) that gave up will be retried by the worker."
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

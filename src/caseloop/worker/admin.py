@@ -1,7 +1,11 @@
+from datetime import datetime
+
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
 
-from caseloop.worker.models import PeriodicDuty
+from caseloop.worker.models import PeriodicDuty, WorkerHeartbeat
+from caseloop.worker.services import stale_after
 
 
 @admin.register(PeriodicDuty)
@@ -26,4 +30,31 @@ class PeriodicDutyAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: PeriodicDuty | None = None) -> bool:
+        return False
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    """Read-only: the workers running now, and those that died in the last day. The tasks a
+    dead worker was running are under "Task results", queued again or failed with the reason."""
+
+    list_display = ("worker_id", "started_at", "last_seen_at", "alive")
+    readonly_fields = ("worker_id", "started_at", "last_seen_at")
+
+    @admin.display(boolean=True, description="Alive")
+    def alive(self, obj: WorkerHeartbeat) -> bool:
+        last_seen: datetime = obj.last_seen_at
+        return last_seen >= timezone.now() - stale_after()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: WorkerHeartbeat | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: WorkerHeartbeat | None = None
+    ) -> bool:
         return False

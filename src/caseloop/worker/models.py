@@ -27,3 +27,23 @@ class PeriodicDuty(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WorkerHeartbeat(models.Model):
+    """A running worker's sign of life, for the recovery of the one-off tasks it was running.
+
+    Each worker beats every quarter of ``CASELOOP_WORKER_STALE_SECONDS`` from a thread of its
+    own, so a worker busy with a long task still beats. A worker silent for longer is taken for
+    dead (killed, its machine gone): the task it was running is put back in the queue. A worker
+    that stops cleanly removes its row; a dead worker's row is kept a day for the record.
+    """
+
+    worker_id = models.CharField(max_length=200, unique=True)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return self.worker_id
