@@ -251,8 +251,8 @@ class Worker:
     def _beating(self, every: timedelta) -> Iterator[None]:
         """Beat now (a worker has a heartbeat before it claims any task), then from a thread
         until the block ends; a worker that ends cleanly removes its heartbeat."""
-        record_heartbeat(self.worker_id, now=self.clock())
         heartbeat = _Heartbeat(self.worker_id, every, self.clock)
+        heartbeat.beat()
         heartbeat.start()
         self._heartbeat = heartbeat
         try:
@@ -294,12 +294,16 @@ class _Heartbeat(threading.Thread):
         try:
             while not self._stopped.wait(self.every.total_seconds()):
                 close_old_connections()
-                try:
-                    record_heartbeat(self.worker_id, now=self.clock())
-                except DatabaseError:
-                    logger.exception("Could not record the heartbeat; trying again.")
+                self.beat()
         finally:
             connections.close_all()
+
+    def beat(self) -> None:
+        # A worker that cannot reach the database claims nothing either; it beats again soon.
+        try:
+            record_heartbeat(self.worker_id, now=self.clock())
+        except DatabaseError:
+            logger.exception("Could not record the heartbeat; trying again.")
 
     def stop(self) -> None:
         self._stopped.set()

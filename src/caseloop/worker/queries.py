@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
@@ -36,16 +36,18 @@ class RunningTask:
     started_at: datetime | None
 
 
-def running_tasks() -> list[RunningTask]:
-    """Every task marked running: at most one per live worker, plus those of dead workers.
+def running_task_rows() -> QuerySet[DBTaskResult, tuple[object, list[str], datetime | None]]:
+    """Id, worker ids and start of the task results marked running, read from the partial
+    index ``worker_task_running`` (migration 0003), not from the whole table of finished ones."""
+    running = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).order_by()
+    return running.values_list("pk", "worker_ids", "started_at")
 
-    Reads the partial index ``worker_task_running`` (migration 0003), not the whole table of
-    finished results.
-    """
-    rows = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).order_by()
+
+def running_tasks() -> list[RunningTask]:
+    """Every task marked running: at most one per live worker, plus those of dead workers."""
     return [
         RunningTask(str(pk), worker_ids[-1] if worker_ids else "", len(worker_ids), started_at)
-        for pk, worker_ids, started_at in rows.values_list("pk", "worker_ids", "started_at")
+        for pk, worker_ids, started_at in running_task_rows()
     ]
 
 

@@ -15,6 +15,7 @@ from caseloop.worker.duties import recover_tasks
 from caseloop.worker.errors import WorkerLost
 from caseloop.worker.loop import Worker
 from caseloop.worker.models import WorkerHeartbeat
+from caseloop.worker.queries import running_task_rows
 from caseloop.worker.registry import DutyRegistry
 from caseloop.worker.services import (
     record_heartbeat,
@@ -153,6 +154,15 @@ def test_a_worker_queues_again_the_task_a_database_error_broke_off(log: str) -> 
         TaskResultStatus.READY,
         TaskResultStatus.RUNNING,
     )
+
+
+def test_the_recovery_reads_only_the_running_tasks_through_their_partial_index() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Tiny test tables would make any planner prefer a full scan.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = running_task_rows().explain()
+    assert "worker_task_running" in plan
 
 
 def test_a_dead_workers_heartbeat_is_kept_a_day() -> None:
