@@ -6,7 +6,7 @@ from ninja import File, Form, Query, Router, Status, UploadedFile
 
 from caseloop.api.auth import AuthedRequest
 from caseloop.api.errors import ErrorOut
-from caseloop.api.pagination import paginate
+from caseloop.api.pagination import decode_cursor, encode_cursor
 from caseloop.api.queries import get_case_after_write, get_user_named_in_request
 from caseloop.api.render import Data, case_detail, case_summary
 from caseloop.api.schemas import (
@@ -25,7 +25,7 @@ from caseloop.api.schemas import (
 )
 from caseloop.api.services import NewCustomer, open_case_from_api
 from caseloop.cases import services
-from caseloop.cases.queries import InboxFilters, get_case_for, inbox_cases
+from caseloop.cases.queries import InboxFilters, get_case_for, inbox_page
 from caseloop.errors import InvalidInput
 
 router = Router(tags=["cases"])
@@ -56,10 +56,14 @@ def list_cases(request: AuthedRequest, query: Query[InboxQuery]) -> Data:
         due_before=query.due_before,
     )
     now = timezone.now()
-    page = paginate(inbox_cases(request.auth, filters, now), query.cursor, query.limit)
+    after = decode_cursor(query.cursor) if query.cursor else None
+    # One row more than asked tells whether another page follows.
+    rows = inbox_page(request.auth, filters, now, limit=query.limit + 1, after=after)
+    items = rows[: query.limit]
+    more = len(rows) > query.limit
     return {
-        "items": [case_summary(case, now) for case in page.items],
-        "next_cursor": page.next_cursor,
+        "items": [case_summary(case, now) for case in items],
+        "next_cursor": encode_cursor(items[-1]) if more else None,
     }
 
 

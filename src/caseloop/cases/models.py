@@ -136,6 +136,13 @@ class Case(models.Model):
                 condition=models.Q(status__in=["new", "in_progress"]),
                 name="case_open_by_unit_due",
             ),
+            # "My units" with the Closed chip: the closed cases of each unit in inbox order, so
+            # that a page reads a page per unit instead of sorting every closed case (#3).
+            models.Index(
+                fields=["unit", "resolve_due_at", "id"],
+                condition=models.Q(status__in=["closed"]),
+                name="case_closed_by_unit_due",
+            ),
             models.Index(
                 fields=["next_deadline_at", "id"],
                 condition=models.Q(next_deadline_at__isnull=False),
@@ -143,6 +150,9 @@ class Case(models.Model):
             ),
             models.Index(fields=["owner", "status", "-created_at"], name="case_owner_status"),
             models.Index(fields=["unit", "status", "-created_at"], name="case_unit_status"),
+            # The inbox's status chips for a manager count every case of their units by status
+            # and deadline: read from this index alone, never from the table rows (#3).
+            models.Index(fields=["unit", "status", "resolve_due_at"], name="case_unit_status_due"),
             models.Index(fields=["program", "created_at"], name="case_program_created"),
             models.Index(fields=["customer", "-created_at"], name="case_customer_recent"),
         ]

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db import connections
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from caseloop.cases.models import (
     OPEN_STATUSES,
@@ -109,6 +111,16 @@ class InboxFilters:
     due_before: datetime | None = None
 
 
+# The inbox's order, the same on every database: most urgent first, cases without a resolve
+# deadline last (PostgreSQL sorts NULL last by default, SQLite first), the id breaking ties.
+URGENT_FIRST = (F("resolve_due_at").asc(nulls_last=True), F("id").asc())
+LEAST_URGENT_FIRST = (F("resolve_due_at").desc(nulls_first=True), F("id").desc())
+INBOX_RELATED = ("customer", "case_type", "owner", "unit", "program")
+
+# Where a page ended: the (resolve_due_at, id) of its last case.
+InboxKey = tuple[datetime | None, int]
+
+
 def _by_tab(user: User, tab: InboxTab) -> QuerySet[Case]:
     if tab == InboxTab.MINE:
         return Case.objects.filter(owner=user)
@@ -125,24 +137,20 @@ def _by_status(
     cases: QuerySet[Case], status: DisplayStatus | None, now: datetime
 ) -> QuerySet[Case]:
     if status is None:
-        return cases
+        return cases.filter(status__in_constants=OPEN_STATUSES)
     if status == DisplayStatus.CLOSED:
-        return cases.filter(status=Status.CLOSED)
+        return cases.filter(status__in_constants=[Status.CLOSED])
     if status == DisplayStatus.OVERDUE:
         return cases.filter(status__in_constants=OPEN_STATUSES, resolve_due_at__lte=now)
-    return cases.filter(status=status).exclude(resolve_due_at__lte=now)
+    # Repeating the open statuses lets the open-cases partial indexes serve New and In Progress.
+    return cases.filter(status__in_constants=OPEN_STATUSES, status=status).exclude(
+        resolve_due_at__lte=now
+    )
 
 
-def inbox_cases(user: User, filters: InboxFilters, now: datetime) -> QuerySet[Case]:
-    """The cases of one inbox view, most urgent first: open before closed, then by resolve
-    deadline. The ordering matches the partial indexes on (owner|unit, resolve_due_at, id)."""
-    status = filters.status
-    if filters.tab == InboxTab.OVERDUE:
-        cases, status = visible_cases(user), DisplayStatus.OVERDUE
-    else:
-        cases = _by_tab(user, filters.tab)
-    if status is None:
-        cases = cases.filter(status__in_constants=OPEN_STATUSES)
+def _filtered(cases: QuerySet[Case], filters: InboxFilters, now: datetime) -> QuerySet[Case]:
+    """``cases`` narrowed by every filter but the tab."""
+    status = DisplayStatus.OVERDUE if filters.tab == InboxTab.OVERDUE else filters.status
     cases = _by_status(cases, status, now)
     if filters.program_id is not None:
         cases = cases.filter(program_id=filters.program_id)
@@ -150,19 +158,205 @@ def inbox_cases(user: User, filters: InboxFilters, now: datetime) -> QuerySet[Ca
         cases = cases.filter(case_type_id=filters.case_type_id)
     if filters.unit_id is not None:
         unit_path = Unit.objects.filter(pk=filters.unit_id).values("path")[:1]
-        cases = cases.filter(unit__path__startswith=Subquery(unit_path))
+        subtree = Unit.objects.filter(path__startswith=Subquery(unit_path)).values("pk")
+        cases = cases.filter(unit_id__in=subtree)
     if filters.due_after is not None:
         cases = cases.filter(resolve_due_at__gte=filters.due_after)
     if filters.due_before is not None:
         cases = cases.filter(resolve_due_at__lt=filters.due_before)
-    return cases.select_related("customer", "case_type", "owner", "unit", "program").order_by(
-        "resolve_due_at", "id"
+    return cases
+
+
+def inbox_cases(user: User, filters: InboxFilters, now: datetime) -> QuerySet[Case]:
+    """Every case of one inbox view, most urgent first (``URGENT_FIRST``).
+
+    The plain definition of what a tab shows. Pages come from ``inbox_page``, which reads the
+    same cases through the partial indexes.
+    """
+    cases = _by_tab(user, filters.tab)
+    return _filtered(cases, filters, now).select_related(*INBOX_RELATED).order_by(*URGENT_FIRST)
+
+
+def inbox_page_query(
+    user: User,
+    filters: InboxFilters,
+    now: datetime,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: InboxKey | None = None,
+    least_urgent_first: bool = False,
+) -> QuerySet[Case]:
+    """One page of ``inbox_cases``: ``limit`` cases from ``offset``, after the key ``after``
+    when given, in one query whatever the page size (issue #3).
+
+    Sorting every match to show a page is what made "My units" slow (the open cases of 50
+    stores sorted to show 50). Instead each place a tab draws cases from (the owner's cases,
+    the watched ones, each reachable unit) gives its first ``offset + limit`` ids straight off
+    its partial index on (owner|unit, resolve_due_at, id), and only those candidates are
+    sorted and joined. Cases without a deadline are read apart, since the databases keep NULL
+    at opposite ends of an index.
+    """
+    wanted = offset + limit
+    closed = filters.status == DisplayStatus.CLOSED and filters.tab != InboxTab.OVERDUE
+    base = _filtered(Case.objects.all(), filters, now)
+    parts = [
+        _first_ids(source, cases, has_due, closed, wanted, least_urgent_first=least_urgent_first)
+        for source in _sources(user, filters.tab)
+        for cases, has_due in _deadline_parts(base, filters, after)
+    ]
+    if wanted <= 0 or not parts:
+        return Case.objects.none()
+    # Every part is SQL the ORM compiled, with its values as parameters.
+    sql = " UNION ALL ".join(
+        f"SELECT id FROM ({part}) AS part{n}"  # noqa: S608
+        for n, (part, _) in enumerate(parts)
     )
+    params = [param for _, part_params in parts for param in part_params]
+    candidates = RawSQL(sql, params)  # noqa: S611
+    page = Case.objects.filter(pk__in=candidates).select_related(*INBOX_RELATED)
+    order = LEAST_URGENT_FIRST if least_urgent_first else URGENT_FIRST
+    return page.order_by(*order)[offset:wanted]
+
+
+def inbox_page(
+    user: User,
+    filters: InboxFilters,
+    now: datetime,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: InboxKey | None = None,
+    least_urgent_first: bool = False,
+) -> list[Case]:
+    """The cases of ``inbox_page_query``, read."""
+    return list(
+        inbox_page_query(
+            user,
+            filters,
+            now,
+            limit=limit,
+            offset=offset,
+            after=after,
+            least_urgent_first=least_urgent_first,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One place a tab draws cases from: the owner's cases, the watched ones, or the cases of
+    the units a user reaches. ``open_hint``/``closed_hint`` tell SQLite which index lists them
+    in order; ``units`` (ids) marks a source read unit by unit."""
+
+    condition: Q
+    open_hint: str = ""
+    closed_hint: str = ""
+    units: QuerySet[Unit] | None = None
+
+
+def _sources(user: User, tab: InboxTab) -> list[_Source]:
+    """Where ``tab`` draws its cases from; together they are exactly ``_by_tab``."""
+    if tab in (InboxTab.OVERDUE, InboxTab.ALL):
+        if user.is_superuser:
+            return [_Source(Q())]
+        if not user.is_active:
+            return []
+    owned = _Source(Q(owner=user), open_hint='INDEXED BY "case_open_by_owner_due"')
+    # From the user's watcher rows to the cases by primary key: walking the cases in deadline
+    # order and probing for a watcher row would read every open case.
+    watched = _Source(
+        Q(pk__in=CaseWatcher.objects.filter(user=user).values("case_id")),
+        open_hint="NOT INDEXED",
+        closed_hint="NOT INDEXED",
+    )
+    if tab == InboxTab.MINE:
+        return [owned]
+    if tab == InboxTab.WATCHING:
+        return [watched]
+    reach = units_reachable_by(user).values("pk")
+    in_units = _Source(
+        Q(unit_id__in=reach),
+        open_hint='INDEXED BY "case_open_by_unit_due"',
+        closed_hint='INDEXED BY "case_closed_by_unit_due"',
+        units=reach,
+    )
+    return [in_units] if tab == InboxTab.UNITS else [owned, watched, in_units]
+
+
+def _deadline_parts(
+    cases: QuerySet[Case], filters: InboxFilters, after: InboxKey | None
+) -> list[tuple[QuerySet[Case], bool]]:
+    """``cases`` (after the key ``after``) split into those with a resolve deadline and those
+    without (flagged False), each listed in index order on its own."""
+    nulls_excluded = (
+        filters.tab == InboxTab.OVERDUE
+        or filters.status == DisplayStatus.OVERDUE
+        or filters.due_after is not None
+        or filters.due_before is not None
+    )
+    with_due = cases.filter(resolve_due_at__isnull=False)
+    without_due = cases.filter(resolve_due_at__isnull=True)
+    if after is not None:
+        due, pk = after
+        if due is None:
+            return [(without_due.filter(pk__gt=pk), False)]
+        # ">=" gives the index a range to start from; the OR then skips the rows already shown.
+        with_due = with_due.filter(
+            Q(resolve_due_at__gte=due) & (Q(resolve_due_at__gt=due) | Q(pk__gt=pk))
+        )
+    return [(with_due, True)] if nulls_excluded else [(with_due, True), (without_due, False)]
+
+
+def _first_ids(
+    source: _Source,
+    cases: QuerySet[Case],
+    has_due: bool,
+    closed: bool,
+    wanted: int,
+    *,
+    least_urgent_first: bool,
+) -> tuple[str, list[object]]:
+    """SQL for the ids (and deadlines) of the first ``wanted`` of ``cases`` from ``source``,
+    read in order off its partial index.
+
+    Per unit: SQLite walks ``unit_id IN (…)`` unit by unit and, once it holds ``wanted`` rows,
+    leaves each unit at its first row that cannot make the page (its LIMIT sorter stops the IN
+    loop early), so it reads about ``wanted`` index entries per unit; PostgreSQL is given the
+    same merge explicitly, a LIMITed index scan per unit in a LATERAL join. SQLite is told the
+    index: left alone it prefers (unit, status, created) and sorts every open case.
+    """
+    direction = "-" if least_urgent_first else ""
+    ordering = [f"{direction}resolve_due_at", f"{direction}id"] if has_due else [f"{direction}id"]
+    vendor = connections[cases.db].vendor
+    if vendor == "postgresql" and source.units is not None and has_due:
+        units_sql, units_params = _compiled(source.units)
+        inner = cases.filter(unit_id=RawSQL("reach.unit_id", ()))
+        sql, params = _compiled(inner.order_by(*ordering).values("id", "resolve_due_at")[:wanted])
+        sort = "DESC" if least_urgent_first else "ASC"
+        return (
+            "SELECT merged.id, merged.resolve_due_at"  # noqa: S608 (compiled by the ORM)
+            f" FROM ({units_sql}) AS reach(unit_id)"
+            f" CROSS JOIN LATERAL ({sql}) AS merged"
+            f" ORDER BY merged.resolve_due_at {sort}, merged.id {sort} LIMIT {int(wanted)}",
+            [*units_params, *params],
+        )
+    listed = cases.filter(source.condition).order_by(*ordering).values("id", "resolve_due_at")
+    sql, params = _compiled(listed[:wanted])
+    hint = source.closed_hint if closed else source.open_hint
+    if vendor == "sqlite" and hint:
+        table = connections[cases.db].ops.quote_name(Case._meta.db_table)
+        sql = sql.replace(f"FROM {table}", f"FROM {table} {hint}", 1)
+    return sql, list(params)
+
+
+def _compiled(cases: QuerySet[Case]) -> tuple[str, tuple[object, ...]]:
+    return cases.query.get_compiler(using=cases.db).as_sql()
 
 
 def count_by_display_status(user: User, tab: InboxTab, now: datetime) -> dict[str, int]:
     """Counts for the inbox's status chips, in one query."""
-    cases = visible_cases(user) if tab == InboxTab.OVERDUE else _by_tab(user, tab)
+    cases = _by_tab(user, tab)
     is_open = Q(status__in_constants=OPEN_STATUSES)
     late = is_open & Q(resolve_due_at__lte=now)
     return cases.aggregate(

@@ -2,7 +2,8 @@
 
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Length, Substr
 
 from caseloop.org.models import Membership, Unit, User
 
@@ -13,17 +14,18 @@ def subtree(unit: Unit) -> QuerySet[Unit]:
 
 
 def units_reachable_by(user: User, roles: Iterable[str] | None = None) -> QuerySet[Unit]:
-    """Units in the subtree of any unit where ``user`` holds one of ``roles`` (any if None)."""
-    memberships = Membership.objects.filter(user=user)
+    """Units in the subtree of any unit where ``user`` holds one of ``roles`` (any if None).
+
+    One query when evaluated, none when used as a subquery: a unit is reachable when the path
+    of a unit the user holds a role on is a prefix of its own path.
+    """
+    memberships = Membership.objects.filter(
+        user=user,
+        unit__path=Substr(OuterRef("path"), 1, Length("unit__path")),
+    )
     if roles is not None:
         memberships = memberships.filter(role__in=list(roles))
-    paths = list(memberships.values_list("unit__path", flat=True))
-    if not paths:
-        return Unit.objects.none()
-    condition = Q()
-    for path in paths:
-        condition |= Q(path__startswith=path)
-    return Unit.objects.filter(condition)
+    return Unit.objects.filter(Exists(memberships))
 
 
 def roles_on(user: User, unit: Unit) -> set[str]:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from caseloop.cases.models import Case
-from caseloop.cases.queries import InboxTab, count_by_display_status, inbox_cases
+from caseloop.cases.queries import InboxTab, count_by_display_status, inbox_page
 from caseloop.web.choices import inbox_filter_options, oversees_units
 from caseloop.web.errors import web_view
 from caseloop.web.forms import PAGE_SIZES, InboxQueryForm, SortOrder
@@ -51,11 +51,14 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     oversees = oversees_units(request.user)
     filters = query.filters(default_tab=InboxTab.UNITS if oversees else InboxTab.MINE)
     size, number = query.page_size, query.page_number
-    cases = inbox_cases(request.user, filters, now)
-    if query.least_urgent_first:
-        cases = cases.reverse()
-    start = (number - 1) * size
-    rows = list(cases[start : start + size + 1])
+    rows = inbox_page(
+        request.user,
+        filters,
+        now,
+        limit=size + 1,
+        offset=(number - 1) * size,
+        least_urgent_first=query.least_urgent_first,
+    )
     tabs = [tab for tab in TAB_LABELS if tab != InboxTab.UNITS or oversees]
     context = {
         "now": now,
