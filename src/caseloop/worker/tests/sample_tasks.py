@@ -1,4 +1,5 @@
-"""Tasks for the worker's tests, importable by the worker processes the tests start.
+"""Tasks for the worker's tests, importable by the worker processes the tests start, and a
+bounded ``run_forever``.
 
 Each records its runs in a file the test names, one line per run, so that a test can count
 runs made in any process.
@@ -6,12 +7,16 @@ runs made in any process.
 
 import os
 import signal
+import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
+from django.db import connection
 from django.utils import timezone
 from django_tasks import task
 
+from caseloop.worker.loop import Worker
 from caseloop.worker.models import WorkerHeartbeat
 
 # Waits inside tasks are bounded, so that a broken test fails instead of hanging.
@@ -67,3 +72,26 @@ def wait_for_a_heartbeat_then_stop() -> str:
         time.sleep(0.02)
     os.kill(os.getpid(), signal.SIGTERM)
     return "beaten"
+
+
+@task()
+def lose_the_database_once(marker: str) -> str:
+    """First run: cut the worker's database connection under Django's feet, so that the end of
+    the task cannot be recorded. Second run: stop the worker."""
+    if not Path(marker).exists():
+        Path(marker).touch()
+        connection.connection.close()
+        return "cut"
+    os.kill(os.getpid(), signal.SIGTERM)
+    return "recorded"
+
+
+def run_bounded(worker: Worker, interval: timedelta, **options: timedelta) -> None:
+    """``worker.run_forever``, stopped from outside after a time limit: a test whose worker
+    never stops by itself fails instead of hanging."""
+    limit = threading.Timer(WAIT_LIMIT_SECONDS, worker.request_stop)
+    limit.start()
+    try:
+        worker.run_forever(interval, **options)
+    finally:
+        limit.cancel()

@@ -16,7 +16,13 @@ from caseloop.worker.loop import Worker
 from caseloop.worker.models import WorkerHeartbeat
 from caseloop.worker.queue import QueueRun
 from caseloop.worker.registry import DutyRegistry
-from caseloop.worker.tests.sample_tasks import fail, record_run, stop_worker_then_record
+from caseloop.worker.tests.sample_tasks import (
+    fail,
+    lose_the_database_once,
+    record_run,
+    run_bounded,
+    stop_worker_then_record,
+)
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EVERY = timedelta(minutes=1)
@@ -106,12 +112,28 @@ def test_a_stop_request_lets_the_task_in_hand_finish_and_takes_no_other(log: str
     stopping = stop_worker_then_record.using(priority=10).enqueue(log, "in hand")
     waiting = record_run.enqueue(log, "next")
 
-    Worker(DutyRegistry(), worker_id="a").run_forever(timedelta(minutes=10))
+    run_bounded(Worker(DutyRegistry(), worker_id="a"), timedelta(minutes=10))
 
     assert runs(log) == ["in hand"]
     assert result_of(stopping.id).status == TaskResultStatus.SUCCESSFUL
     assert result_of(waiting.id).status == TaskResultStatus.READY
     assert not WorkerHeartbeat.objects.exists(), "a worker that stops cleanly leaves no heartbeat"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_whose_end_a_database_error_kept_from_the_record_is_run_again(
+    tmp_path: Path,
+) -> None:
+    task = lose_the_database_once.enqueue(str(tmp_path / "cut"))
+
+    run_bounded(Worker(DutyRegistry(), worker_id="a"), timedelta(milliseconds=50))
+
+    row = result_of(task.id)
+    assert (row.status, row.return_value, row.worker_ids) == (
+        TaskResultStatus.SUCCESSFUL,
+        "recorded",
+        ["a", "a"],
+    )
 
 
 @pytest.mark.django_db

@@ -22,7 +22,11 @@ from caseloop.worker.services import (
     recover_lost_tasks,
     requeue_tasks_of_worker,
 )
-from caseloop.worker.tests.sample_tasks import record_run, wait_for_a_heartbeat_then_stop
+from caseloop.worker.tests.sample_tasks import (
+    record_run,
+    run_bounded,
+    wait_for_a_heartbeat_then_stop,
+)
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 STALE = timedelta(seconds=60)
@@ -206,8 +210,10 @@ def test_of_two_simultaneous_recoveries_each_task_is_taken_back_by_one(log: str)
 def test_a_worker_keeps_beating_while_a_long_task_runs() -> None:
     task = wait_for_a_heartbeat_then_stop.enqueue()
 
-    Worker(DutyRegistry(), worker_id="busy").run_forever(
-        timedelta(minutes=10), heartbeat_every=timedelta(milliseconds=50)
+    run_bounded(
+        Worker(DutyRegistry(), worker_id="busy"),
+        timedelta(minutes=10),
+        heartbeat_every=timedelta(milliseconds=50),
     )
 
     assert row(task.id).status == TaskResultStatus.SUCCESSFUL, row(task.id).traceback
