@@ -58,18 +58,25 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def _csv_records(path: Path) -> Iterator[IncomingRecord | RowProblem]:
+    # csv.reader and a zip with the header: DictReader does the same in Python code per row,
+    # a tenth of an import's time (issue #4). A short row lacks the last keys, as with
+    # DictReader, whose ``None`` for them counts as an empty cell.
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
             return
-        line = reader.line_num
-        for data in reader:
+        width, line = len(header), reader.line_num
+        for cells in reader:
             row, line = line + 1, reader.line_num
-            extra = data.pop(None, None)  # type: ignore[call-overload]
-            if extra:
-                yield RowProblem(row, "row", f"has {len(extra)} more cells than the header")
+            if not cells:
                 continue
-            yield IncomingRecord(row=row, data=data, from_text=True)
+            if len(cells) > width:
+                yield RowProblem(row, "row", f"has {len(cells) - width} more cells than the header")
+                continue
+            yield IncomingRecord(
+                row=row, data=dict(zip(header, cells, strict=False)), from_text=True
+            )
 
 
 def _jsonl_records(path: Path) -> Iterator[IncomingRecord | RowProblem]:

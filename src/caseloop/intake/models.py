@@ -123,12 +123,14 @@ class SurveyResponse(models.Model):
         related_name="+",
         db_index=False,
     )
+    # Indexed only where set (``survey_response_case``): most responses raise no case.
     case = models.ForeignKey(
         "cases.Case",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="survey_responses",
+        db_index=False,
     )
 
     class Meta:
@@ -137,9 +139,18 @@ class SurveyResponse(models.Model):
                 fields=["source", "external_id"], name="survey_response_unique_external_ref"
             )
         ]
+        # Every index here is paid on each of the thousands of rows an import writes per
+        # second (issue #4), so only those a query reads: the unique key (intake skips what is
+        # stored), the customer's answers, and the responses of a case (``responses_of_case``,
+        # and the SET NULL when a case is deleted). No query reads responses by program and
+        # time; ``test_queries_on_responses_use_an_index`` checks the plans of the others.
         indexes = [
-            models.Index(fields=["program", "received_at"], name="survey_response_program_time"),
             models.Index(fields=["customer", "received_at"], name="survey_response_customer"),
+            models.Index(
+                fields=["case"],
+                condition=models.Q(case__isnull=False),
+                name="survey_response_case",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -182,6 +182,10 @@ def _is_target(target: str) -> bool:
 
 
 _SKIP, _TOP, _WHOLE_GROUP, _IN_GROUP = range(4)
+# (column, field) of top-level fields, then (group, [(column, key in the group)]).
+_TextColumns = tuple[list[tuple[str, str]], list[tuple[str, list[tuple[str, str]]]]]
+# A CSV file has one set of columns, two when some rows are short: enough to remember.
+_MAX_COLUMN_SETS = 16
 
 
 class Shaper:
@@ -191,6 +195,7 @@ class Shaper:
     def __init__(self, mapping: Mapping[str, str | None]) -> None:
         self.mapping = mapping
         self._plans: dict[object, tuple[int, str, str]] = {}
+        self._columns: dict[tuple[str, ...], _TextColumns] = {}
 
     def _plan(self, key: object) -> tuple[int, str, str]:
         target = self.mapping.get(key, key) if isinstance(key, str) else None  # type: ignore[call-overload]
@@ -207,7 +212,41 @@ class Shaper:
             return (_IN_GROUP, head, rest)
         return (_IN_GROUP, "answers", target)
 
+    def _text_columns(self, keys: tuple[str, ...]) -> _TextColumns:
+        """Where each column of a text row goes: top-level fields (and whole groups, which a
+        text cannot fill and is reported for), then each group's columns, in column order."""
+        top: list[tuple[str, str]] = []
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for key in keys:
+            kind, name, inner = self._plan(key)
+            if kind in (_TOP, _WHOLE_GROUP):
+                top.append((key, name))
+            elif kind == _IN_GROUP:
+                grouped.setdefault(name, []).append((key, inner))
+        return top, list(grouped.items())
+
+    def _shape_text(self, data: Mapping[str, str | None]) -> dict[str, object]:
+        # The rows of a CSV file all have the same columns: where each goes is worked out once
+        # for the file, and each row is then a few comprehensions (issue #4).
+        keys = tuple(data)
+        columns = self._columns.get(keys)
+        if columns is None:
+            columns = self._text_columns(keys)
+            if len(self._columns) < _MAX_COLUMN_SETS:
+                self._columns[keys] = columns
+        top, grouped = columns
+        shaped: dict[str, object] = {
+            name: value for key, name in top if (value := (data[key] or "").strip())
+        }
+        for name, members in grouped:
+            group = {inner: value for key, inner in members if (value := (data[key] or "").strip())}
+            if group:
+                shaped.setdefault(name, group)
+        return shaped
+
     def shape(self, record: IncomingRecord) -> dict[str, object]:
+        if record.from_text:
+            return self._shape_text(record.data)  # type: ignore[arg-type]
         shaped: dict[str, object] = {}
         groups: dict[str, dict[str, object]] = {}
         plans, from_text = self._plans, record.from_text

@@ -23,7 +23,7 @@ from django.utils import timezone
 from caseloop.cases.models import Case
 from caseloop.errors import InvalidInput
 from caseloop.intake.alerts import Alert, RuleContext, first_alert, load_rules, unit_path
-from caseloop.intake.bulk import Table, select_in
+from caseloop.intake.bulk import Table, batch_garbage_collection, import_connection, select_in
 from caseloop.intake.matching import (
     CustomerRef,
     plan_customers,
@@ -238,15 +238,24 @@ def ingest_batches(
     _require_active(program)
     session = session or IntakeSession(program)
     region = settings.CASELOOP_DEFAULT_REGION
-    for batch in batches:
-        at = timezone.now()
-        records = [item for item in batch if isinstance(item, IncomingRecord)]
-        read_problems = [item for item in batch if isinstance(item, RowProblem)]
-        inputs, problems = session.resolve(session.prepare(records, at, region))
-        result = _store_with_retries(session, inputs, at, False, False)
-        result.problems = sorted(read_problems + problems + result.problems, key=_by_row)
-        result.records = len(batch)
-        yield result
+    with import_connection(), batch_garbage_collection() as collect_garbage:
+        for batch in batches:
+            result = _ingest_batch(session, batch, region)
+            collect_garbage()
+            yield result
+
+
+def _ingest_batch(
+    session: IntakeSession, batch: Sequence[IncomingRecord | RowProblem], region: str
+) -> IntakeResult:
+    at = timezone.now()
+    records = [item for item in batch if isinstance(item, IncomingRecord)]
+    read_problems = [item for item in batch if isinstance(item, RowProblem)]
+    inputs, problems = session.resolve(session.prepare(records, at, region))
+    result = _store_with_retries(session, inputs, at, False, False)
+    result.problems = sorted(read_problems + problems + result.problems, key=_by_row)
+    result.records = len(batch)
+    return result
 
 
 def _by_row(problem: RowProblem) -> int:
