@@ -2,9 +2,10 @@
 ``run(context: Context) -> Report`` function and register it here."""
 
 from bench.harness import Scenario
-from bench.scenarios import import_responses, inbox
+from bench.scenarios import import_responses, inbox, sweep
 
 SCENARIOS: dict[str, Scenario] = {
     "inbox": inbox.run,
     "import_responses": import_responses.run,
+    "sweep": sweep.run,
 }
