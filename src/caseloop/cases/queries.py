@@ -198,6 +198,8 @@ def inbox_page_query(
     at opposite ends of an index.
     """
     wanted = offset + limit
+    if wanted <= 0:
+        return Case.objects.none()
     closed = filters.status == DisplayStatus.CLOSED and filters.tab != InboxTab.OVERDUE
     base = _filtered(Case.objects.all(), filters, now)
     parts = [
@@ -205,7 +207,7 @@ def inbox_page_query(
         for source in _sources(user, filters.tab)
         for cases, has_due in _deadline_parts(base, filters, after)
     ]
-    if wanted <= 0 or not parts:
+    if not parts:
         return Case.objects.none()
     # Every part is SQL the ORM compiled, with its values as parameters.
     sql = " UNION ALL ".join(
