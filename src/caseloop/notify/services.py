@@ -295,14 +295,18 @@ def notify_case_events(events: Sequence[CaseEvent]) -> None:
     outbox: list[tuple[object, ...]] = []
     in_app: list[tuple[object, ...]] = []
     labels: dict[str, str] = {}
+    addresses: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[str], list[str]]] = {}
     for event, plan in plans:
         case, at = event.case, event.created_at
         if plan is not None:
             audience = audiences[event.pk]
-            to = _addresses(audience.to)
-            cc = _addresses(audience.cc, exclude=to)
-            if not to:
-                to, cc = cc, []
+            # The same few people are told about case after case: format their addresses once.
+            people = (tuple(u.pk for u in audience.to), tuple(u.pk for u in audience.cc))
+            if people not in addresses:
+                to = _addresses(audience.to)
+                cc = _addresses(audience.cc, exclude=to)
+                addresses[people] = (to, cc) if to else (cc, [])
+            to, cc = addresses[people]
             key = f"email:event:{event.pk}"
             wanted = (case.program_id, plan.template_event) not in turned_off
             if to and wanted and key not in written:

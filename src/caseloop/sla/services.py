@@ -154,8 +154,11 @@ def sweep_listed_cases(listed: Sequence[tuple[int, datetime]], *, now: datetime)
 def _claim(listed: Sequence[tuple[int, datetime]]) -> list[Case]:
     """The listed cases, locked, that still have the due time they were listed with."""
     seen = dict(listed)
-    cases = Case.objects.select_related("program", "unit", "owner").filter(
-        pk__in=list(seen), next_deadline_at__isnull=False
+    # The long texts and the alert's JSON are neither needed nor cheap to read, per case.
+    cases = (
+        Case.objects.select_related("program", "unit", "owner")
+        .defer("description", "verbatim", "alert_reason", "final_note")
+        .filter(pk__in=list(seen), next_deadline_at__isnull=False)
     )
     if connection.features.has_select_for_update_skip_locked:
         cases = cases.select_for_update(skip_locked=True, of=("self",))
@@ -185,6 +188,7 @@ class _Batch:
     chains: dict[int, list[User]]
     start_escalated: set[tuple[int, datetime]]
     watchers: dict[tuple[int, int], int] = field(default_factory=dict)
+    reassigned: set[int] = field(default_factory=set)
 
 
 def _sweep_cases_in_transaction(
@@ -321,6 +325,7 @@ def _escalate(
                     step.case = before
             previous = case.owner_id
             case.owner = designee
+            batch.reassigned.add(case.pk)
             watchers[designee.pk] = False
             if previous is not None:
                 watchers[previous] = True
@@ -366,7 +371,9 @@ def _write(cases: Sequence[Case], steps: dict[int, list[_Step]], batch: _Batch) 
         current = [steps[case.pk][index] for case in cases if len(steps[case.pk]) > index]
         _write_watchers(current, batch)
         notify_case_events(_insert_events(current, batch.now))
-    _save_cases(cases)
+    # Writing the owner costs an index update and a foreign-key check: only where it changed.
+    _save_cases([case for case in cases if case.pk not in batch.reassigned], with_owner=False)
+    _save_cases([case for case in cases if case.pk in batch.reassigned], with_owner=True)
 
 
 class _Writer:
@@ -400,10 +407,13 @@ def _insert_events(steps: Sequence[_Step], now: datetime) -> list[CaseEvent]:
     return events
 
 
-def _save_cases(cases: Sequence[Case]) -> None:
+def _save_cases(cases: Sequence[Case], *, with_owner: bool) -> None:
     """One ``UPDATE`` by id per case, sent with ``executemany``: ``bulk_update`` builds a
     ``CASE WHEN`` expression per case and field, which costs milliseconds per case."""
-    fields = [Case._meta.get_field(name) for name in _CASE_FIELDS]
+    if not cases:
+        return
+    names = [name for name in _CASE_FIELDS if with_owner or name != "owner"]
+    fields = [Case._meta.get_field(name) for name in names]
     updated_at = timezone.now()
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
