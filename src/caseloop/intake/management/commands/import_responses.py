@@ -29,7 +29,10 @@ from caseloop.intake.records import RowProblem
 from caseloop.intake.services import IntakeSession, ingest_batches
 from caseloop.programs.models import Program
 
-DEFAULT_BATCH_SIZE = 2000
+# Each batch is one transaction. Per batch an import pays a dozen lookups and a commit (on
+# SQLite with a WAL checkpoint): 5,000 measured 10-15% faster than 2,000 (issue #4) while
+# holding SQLite's write lock for well under a second at a time.
+DEFAULT_BATCH_SIZE = 5000
 
 
 class Command(BaseCommand):
