@@ -49,10 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     # Imported after setup: both load the models.
     from django.db import connection
 
-    from bench.generate import ensure_dataset
+    from bench.generate import DEFAULT_SEED, REFERENCE_NOW, Dataset, ensure_dataset
     from bench.harness import Context, merge_results, results_table, run_meta
     from bench.postgres import create_database_if_missing
-    from bench.scenarios import SCENARIOS
+    from bench.scenarios import OWN_DATABASE, SCENARIOS
 
     names = args.scenarios or list(SCENARIOS)
     unknown = [name for name in names if name not in SCENARIOS]
@@ -62,7 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     if connection.vendor == "postgresql":
         create_database_if_missing(connection.settings_dict)
     console.print(f"Data set: {args.size:,} cases in {where}")
-    dataset = ensure_dataset(args.size, regenerate=args.regenerate, console=console)
+    if args.generate_only or not set(names) <= OWN_DATABASE:
+        dataset = ensure_dataset(args.size, regenerate=args.regenerate, console=console)
+    else:
+        # Scenarios with a database of their own never read the shared data set: do not spend
+        # minutes generating it (or regenerate it under someone else's run).
+        dataset = Dataset(args.size, DEFAULT_SEED, REFERENCE_NOW, False, 0.0, 0)
     if args.generate_only:
         return 0
     context = Context(dataset=dataset, console=console, database=connection.vendor)

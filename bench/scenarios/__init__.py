@@ -9,3 +9,5 @@ SCENARIOS: dict[str, Scenario] = {
     "import_responses": import_responses.run,
     "sweep": sweep.run,
 }
+# Scenarios that build and keep a database of their own: run alone, they need no case data set.
+OWN_DATABASE = frozenset({"sweep"})
