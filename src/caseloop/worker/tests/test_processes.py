@@ -147,7 +147,7 @@ def test_two_sweeps_started_at_the_same_instant_escalate_each_case_once(
     go = tmp_path / "go"
     code = (
         "from caseloop.worker.tests.racing import sweep_when_told; "
-        f"sweep_when_told({str(go)!r}, {late.isoformat()!r})"
+        f"sweep_when_told({str(go)!r}, {late.isoformat()!r}, batch_size=5)"
     )
     sweepers = [
         start(children, tmp_path, f"sweep-{n}", ["manage", "shell", "-c", code], env)
