@@ -15,10 +15,13 @@ then measures, in the same run:
 - the raw insert: the same rows through the intake's own ``executemany`` writer, the floor of
   what storing them can cost (reported, no target);
 - the import: ``import_responses FILE --program CODE``, the command an operator runs, from
-  reading the file to the last committed case.
+  reading the file to the last committed case, in batches of the command's default size.
+  Each alert case is written whole: transaction, case, watchers, playbook tasks, CREATED
+  event, the email to its owner in the outbox and an in-app line for each of its three people.
 
-It checks the import's result (every response stored once, exactly the expected cases) and
-reports responses/s, alert cases/s and the import's time as a multiple of each insert's.
+It checks the import's result (every response stored once, exactly the expected cases, one
+email and three in-app notifications per case) and reports responses/s, alert cases/s and the
+import's time as a multiple of each insert's.
 """
 
 from __future__ import annotations
@@ -163,17 +166,21 @@ def _build_world() -> list[str]:
     from caseloop.programs.models import CaseType, PlaybookStep, Program
 
     with transaction.atomic():
-        ceo = User.objects.create(username="ceo")
+        ceo = User.objects.create(username="ceo", email="ceo@example.com")
         corp = create_unit(code="corp", name="Corporate", kind="corporate", manager=ceo)
         stores = []
         for r in range(REGIONS):
-            manager = User.objects.create(username=f"region-manager-{r}")
+            manager = User.objects.create(
+                username=f"region-manager-{r}", email=f"region-manager-{r}@example.com"
+            )
             region = create_unit(
                 code=f"region-{r}", name=f"Region {r}", kind="region", parent=corp, manager=manager
             )
             for s in range(STORES // REGIONS):
                 number = r * (STORES // REGIONS) + s
-                owner = User.objects.create(username=f"store-owner-{number}")
+                owner = User.objects.create(
+                    username=f"store-owner-{number}", email=f"store-owner-{number}@example.com"
+                )
                 store = create_unit(
                     code=f"store-{number:03d}", name=f"Store {number}", parent=region, owner=owner
                 )
@@ -339,6 +346,7 @@ def main(argv: list[str]) -> int:
     from caseloop.cases.models import Case
     from caseloop.customers.models import Customer
     from caseloop.intake.models import SurveyResponse
+    from caseloop.notify.models import InAppNotification, OutboxMessage
 
     call_command("migrate", verbosity=0)
     rng = random.Random(SEED)
@@ -349,9 +357,15 @@ def main(argv: list[str]) -> int:
     customers_before = Customer.objects.count()
     imported, cpu = _import_seconds(path)
     stored, cases = SurveyResponse.objects.count(), Case.objects.count()
-    if stored != args.rows or cases != alerts:
+    # Every case: an email to its store's owner, and an in-app line for the owner and the two
+    # managers above the store.
+    emails = OutboxMessage.objects.filter(kind="email").count()
+    in_app = InAppNotification.objects.count()
+    if stored != args.rows or cases != alerts or emails != cases or in_app != 3 * cases:
         print(
-            f"wrong result: {stored} responses, {cases} cases, {alerts} expected", file=sys.stderr
+            f"wrong result: {stored} responses, {cases} cases, {emails} emails, {in_app} in-app "
+            f"notifications; {alerts} cases expected",
+            file=sys.stderr,
         )
         return 1
     result = {

@@ -58,11 +58,11 @@ class _Directory:
 
     def add(self, customer: CustomerRef) -> None:
         if customer.external_id:
-            self.by_external_id.setdefault(customer.external_id, customer)
+            _prefer_oldest(self.by_external_id, customer.external_id, customer)
         if customer.email:
-            self.by_email.setdefault(customer.email.lower(), customer)
+            _prefer_oldest(self.by_email, customer.email.lower(), customer)
         if customer.phone:
-            self.by_phone.setdefault(customer.phone, customer)
+            _prefer_oldest(self.by_phone, customer.phone, customer)
 
     def find(self, respondent: Respondent) -> CustomerRef | None:
         return (
@@ -73,6 +73,16 @@ class _Directory:
         )
 
 
+def _prefer_oldest(table: dict[str, CustomerRef], key: str, customer: CustomerRef) -> None:
+    """Keep the oldest customer under ``key``: a stored one before one created in the batch,
+    and of two stored ones the lower id, whatever order the batch's lookups found them in."""
+    current = table.get(key)
+    if current is None or (
+        customer.pk is not None and (current.pk is None or customer.pk < current.pk)
+    ):
+        table[key] = customer
+
+
 def _add_rows(directory: _Directory, rows: Iterable[tuple[object, ...]]) -> None:
     for pk, external_id, email, phone in rows:
         directory.add(CustomerRef(pk, external_id, email, phone))  # type: ignore[arg-type]
@@ -80,17 +90,18 @@ def _add_rows(directory: _Directory, rows: Iterable[tuple[object, ...]]) -> None
 
 def _load(directory: _Directory, respondents: Sequence[Respondent]) -> None:
     """Three indexed queries: by external id, then by email (through the index on its lower
-    case) and by phone for those still unmatched; oldest customers first."""
+    case) for those whose number matched nobody, and by phone for those whose email did not
+    either. Every customer with an email or phone asked for is loaded, not only the first
+    found: a customer loaded by number may share a phone with an older one, which is the
+    match of a respondent known only by that phone."""
     external_ids = {r.external_id for r in respondents if r.external_id}
     _add_rows(directory, select_in(Customer, _FIELDS, "external_id", external_ids))
-    rest = [r for r in respondents if not directory.find(r)]
+    rest = [r for r in respondents if r.external_id not in directory.by_external_id]
     emails = {r.email.lower() for r in rest if r.email}
-    _add_rows(
-        directory, select_in(Customer, _FIELDS, "email", emails, lower=True, oldest_first=True)
-    )
-    rest = [r for r in rest if not directory.find(r)]
+    _add_rows(directory, select_in(Customer, _FIELDS, "email", emails, lower=True))
+    rest = [r for r in rest if not r.email or r.email.lower() not in directory.by_email]
     phones = {r.phone for r in rest if r.phone}
-    _add_rows(directory, select_in(Customer, _FIELDS, "phone", phones, oldest_first=True))
+    _add_rows(directory, select_in(Customer, _FIELDS, "phone", phones))
 
 
 def plan_customers(

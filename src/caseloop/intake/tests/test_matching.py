@@ -61,6 +61,26 @@ def test_of_two_customers_with_one_email_the_oldest_is_taken(survey: Survey, now
     assert customer_of_last_response() == oldest
 
 
+def test_of_two_customers_with_one_phone_the_oldest_is_taken_even_if_the_other_is_in_the_batch(
+    survey: Survey, now: datetime
+) -> None:
+    oldest = make_customer(email="", phone="+12025550143")
+    by_number = make_customer(external_id="C-7", email="", phone="+12025550143")
+    take_in(survey, now, {"external_id": "C-7"}, {"phone": "+12025550143"})
+    first, second = SurveyResponse.objects.order_by("pk")
+    assert (first.customer, second.customer) == (by_number, oldest)
+
+
+def test_of_two_customers_with_one_email_the_oldest_is_taken_even_if_the_other_is_in_the_batch(
+    survey: Survey, now: datetime
+) -> None:
+    oldest = make_customer(email="shared@example.test")
+    by_number = make_customer(external_id="C-8", email="shared@example.test")
+    take_in(survey, now, {"external_id": "C-8"}, {"email": "SHARED@example.test"})
+    first, second = SurveyResponse.objects.order_by("pk")
+    assert (first.customer, second.customer) == (by_number, oldest)
+
+
 def test_new_respondent_becomes_a_customer_with_the_details_given(
     survey: Survey, now: datetime
 ) -> None:
