@@ -295,18 +295,15 @@ def notify_case_events(events: Sequence[CaseEvent]) -> None:
     outbox: list[tuple[object, ...]] = []
     in_app: list[tuple[object, ...]] = []
     labels: dict[str, str] = {}
-    addresses: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[str], list[str]]] = {}
+    book = _AddressBook()
     for event, plan in plans:
         case, at = event.case, event.created_at
         if plan is not None:
             audience = audiences[event.pk]
-            # The same few people are told about case after case: format their addresses once.
-            people = (tuple(u.pk for u in audience.to), tuple(u.pk for u in audience.cc))
-            if people not in addresses:
-                to = _addresses(audience.to)
-                cc = _addresses(audience.cc, exclude=to)
-                addresses[people] = (to, cc) if to else (cc, [])
-            to, cc = addresses[people]
+            to = book.addresses(audience.to)
+            cc = book.addresses(audience.cc, exclude=to)
+            if not to:
+                to, cc = cc, []
             key = f"email:event:{event.pk}"
             wanted = (case.program_id, plan.template_event) not in turned_off
             if to and wanted and key not in written:
@@ -351,6 +348,36 @@ _OUTBOX_COLUMNS = (
     "next_attempt_at",
 )
 _IN_APP_COLUMNS = ("user_id", "case_id", "event_id", "kind", "title", "created_at")
+
+
+class _AddressBook:
+    """``_addresses``, with each person's address formatted and each address parsed once: the
+    same few people are told about case after case."""
+
+    def __init__(self) -> None:
+        self.formatted: dict[int, tuple[str, str] | None] = {}
+        self.parsed: dict[str, str] = {}
+
+    def addresses(self, users: Iterable[User], exclude: Sequence[str] = ()) -> list[str]:
+        seen = {self._email_in(address) for address in exclude}
+        result = []
+        for user in users:
+            if user.pk not in self.formatted:
+                self.formatted[user.pk] = (
+                    (formataddr((str(user), user.email)), user.email.lower())
+                    if user.email
+                    else None
+                )
+            entry = self.formatted[user.pk]
+            if entry is not None and entry[1] not in seen:
+                seen.add(entry[1])
+                result.append(entry[0])
+        return result
+
+    def _email_in(self, address: str) -> str:
+        if address not in self.parsed:
+            self.parsed[address] = parseaddr(address)[1].lower()
+        return self.parsed[address]
 
 
 def _audiences(planned: Sequence[tuple[CaseEvent, _MailPlan]]) -> dict[int, _Audience]:

@@ -27,7 +27,7 @@ from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind, Statu
 from caseloop.intake.bulk import Table
 from caseloop.notify.services import notify_case_events
 from caseloop.org.models import Unit, User
-from caseloop.programs.models import EscalationAction
+from caseloop.programs.models import EscalationAction, Program
 from caseloop.sla.calendar import BusinessCalendar
 from caseloop.sla.deadlines import calendars_for_units
 from caseloop.sla.models import DeadlineKind, Escalation
@@ -155,14 +155,19 @@ def _claim(listed: Sequence[tuple[int, datetime]]) -> list[Case]:
     """The listed cases, locked, that still have the due time they were listed with."""
     seen = dict(listed)
     # The long texts and the alert's JSON are neither needed nor cheap to read, per case.
-    cases = (
-        Case.objects.select_related("program", "unit", "owner")
-        .defer("description", "verbatim", "alert_reason", "final_note")
-        .filter(pk__in=list(seen), next_deadline_at__isnull=False)
+    cases = Case.objects.defer("description", "verbatim", "alert_reason", "final_note").filter(
+        pk__in=list(seen), next_deadline_at__isnull=False
     )
     if connection.features.has_select_for_update_skip_locked:
-        cases = cases.select_for_update(skip_locked=True, of=("self",))
+        cases = cases.select_for_update(skip_locked=True)
     claimed = [case for case in cases if case.next_deadline_at == seen[case.pk]]
+    # A few programs, units and owners serve many cases: read each once, not once per case.
+    programs = Program.objects.in_bulk({case.program_id for case in claimed})
+    units = Unit.objects.in_bulk({case.unit_id for case in claimed})
+    owners = User.objects.in_bulk({case.owner_id for case in claimed if case.owner_id})
+    for case in claimed:
+        case.program, case.unit = programs[case.program_id], units[case.unit_id]
+        case.owner = owners.get(case.owner_id) if case.owner_id else None
     return sorted(claimed, key=lambda case: (case.next_deadline_at, case.pk))
 
 
@@ -174,7 +179,8 @@ class _Step:
     case: Case  # as the people are told: its owner at this moment
     kind: EventKind
     data: dict[str, object]
-    escalation: Escalation | None = None
+    # The Escalation row: (case, deadline, deadline_at, level, designee, created_at).
+    escalation: tuple[object, ...] | None = None
     watchers: dict[int, bool] = field(default_factory=dict)
 
 
@@ -331,14 +337,8 @@ def _escalate(
                 watchers[previous] = True
         else:
             watchers[designee.pk] = True
-    escalation = Escalation(
-        case=case,
-        deadline=deadline,
-        deadline_at=deadline_at,
-        level=level,
-        designee=designee,
-        created_at=batch.now,
-    )
+    designee_id = designee.pk if designee else None
+    escalation = (case.pk, deadline, deadline_at, level, designee_id, batch.now)
     data: dict[str, object] = {
         "deadline": deadline,
         "deadline_at": deadline_at.isoformat(),
@@ -357,7 +357,7 @@ def _write(cases: Sequence[Case], steps: dict[int, list[_Step]], batch: _Batch) 
     case-by-case sweep would have told them. The unique escalation key refuses a double step.
     """
     escalations = [s.escalation for case in cases for s in steps[case.pk] if s.escalation]
-    _ESCALATIONS.writer().insert([_escalation_row(e) for e in escalations])
+    _ESCALATIONS.writer().insert(escalations)
     escalating = [case.pk for case in cases if any(s.watchers for s in steps[case.pk])]
     if escalating:
         batch.watchers = {
@@ -393,10 +393,6 @@ _ESCALATIONS = _Writer(
 _EVENTS = _Writer(CaseEvent, ["case_id", "actor_id", "kind", "data", "created_at"])
 
 
-def _escalation_row(e: Escalation) -> tuple[object, ...]:
-    return (e.case_id, e.deadline, e.deadline_at, e.level, e.designee_id, e.created_at)
-
-
 def _insert_events(steps: Sequence[_Step], now: datetime) -> list[CaseEvent]:
     """The steps' events, written with ``executemany``-speed inserts (``bulk_create`` compiles
     SQL value by value: most of a batch's time); returned with their ids, for notifying."""
@@ -417,11 +413,16 @@ def _save_cases(cases: Sequence[Case], *, with_owner: bool) -> None:
     updated_at = timezone.now()
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    # Datetimes straight through the backend's adapter (the field's own checks for naive values
+    # cost more than the update; these come from the database or ``now``); the other columns
+    # are booleans and integers, which the drivers take as they are.
+    adapt = connection.ops.adapt_datetimefield_value
+    dates = [isinstance(f, models.DateTimeField) for f in fields]
     rows = []
     for case in cases:
         case.updated_at = updated_at
-        values = [f.get_db_prep_save(getattr(case, f.attname), connection) for f in fields]
-        rows.append([*values, case.pk])
+        values = [getattr(case, f.attname) for f in fields]
+        rows.append([adapt(v) if d else v for v, d in zip(values, dates, strict=True)] + [case.pk])
     # Only quoted model metadata is formatted in; the values are bound.
     table, pk = quote(Case._meta.db_table), quote(Case._meta.pk.column)
     sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608

@@ -165,7 +165,7 @@ def test_sweep_reads_the_partial_index_on_the_due_column(
         if connection.vendor == "postgresql":
             # Tiny test tables would make any planner prefer a full scan.
             cursor.execute("SET LOCAL enable_seqscan = off")
-        plan = due.values_list("pk", "next_deadline_at").explain()
+        plan = due.values_list("pk", "next_deadline_at")[:500].explain()  # as the sweep asks
     assert "case_next_deadline_due" in plan
     assert "SCAN cases_case" not in plan  # SQLite's word for reading the whole table
 
