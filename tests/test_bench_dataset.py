@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.generate import REFERENCE_NOW, Dataset, generate
 from bench.harness import Context
 from bench.scenarios import SCENARIOS
-from bench.scenarios.inbox import after, mine_page, next_page
+from bench.scenarios.inbox import mine_page, next_page
 from caseloop.cases.models import (
     OPEN_STATUSES,
     Case,
@@ -27,7 +27,7 @@ from caseloop.cases.models import (
     EventKind,
     Status,
 )
-from caseloop.cases.queries import InboxFilters, InboxTab, inbox_cases
+from caseloop.cases.queries import InboxFilters, InboxTab, inbox_cases, inbox_page
 from caseloop.customers.models import Customer, Interaction
 from caseloop.customers.services import normalize_email, normalize_phone
 from caseloop.org.models import User
@@ -211,8 +211,11 @@ def test_the_keyset_condition_breaks_ties_on_the_deadline_by_id() -> None:
     owner = _heaviest_owner()
     cases = inbox_cases(owner, InboxFilters(tab=InboxTab.MINE), REFERENCE_NOW)
     pivot = cases[10]
-    later = list(after(cases, (pivot.resolve_due_at, pivot.pk - 1)))
-    assert later[0] == pivot
+    mine = InboxFilters(tab=InboxTab.MINE)
+    later = inbox_page(
+        owner, mine, REFERENCE_NOW, limit=1, after=(pivot.resolve_due_at, pivot.pk - 1)
+    )
+    assert later == [pivot]
 
 
 @pytest.mark.django_db

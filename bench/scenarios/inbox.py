@@ -191,6 +191,12 @@ def _units_admins(report: Report, admins: list[User], now: datetime, context: Co
     rounds = context.rounds(-(-ADMIN_RUNS // len(admins)))
     timings = time_calls([partial(units_page, user, now) for user in admins], rounds)
     report.figures.update(latency_figures("units_admin", flatten(timings), TARGET_P95))
+    calls = [partial(count_by_display_status, user, InboxTab.UNITS, now) for user in admins]
+    report.figures.update(
+        latency_figures(
+            "chips_units_admin", flatten(time_calls(calls, context.rounds(CHIP_ROUNDS))), TARGET_P95
+        )
+    )
     plan = explain(page_query(admins[0], now, UNITS))
     report.notes["plan_units_admin"] = plan
     report.notes["units_per_admin"] = len(_unit_ids_of(admins[0]))

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 
 from django.db import connections
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import RawSQL
 
 from caseloop.cases.models import (
@@ -357,13 +357,47 @@ def _compiled(cases: QuerySet[Case]) -> tuple[str, tuple[object, ...]]:
 
 
 def count_by_display_status(user: User, tab: InboxTab, now: datetime) -> dict[str, int]:
-    """Counts for the inbox's status chips, in one query."""
-    cases = _by_tab(user, tab)
+    """Counts for the inbox's status chips, in one query.
+
+    What a user sees is split into parts that do not overlap (the cases of their units, then
+    the ones they own elsewhere, then the ones they watch elsewhere), each counted off its own
+    index: counting ``owner OR watched OR unit`` at once reads every case of the table.
+    """
+    if tab in (InboxTab.OVERDUE, InboxTab.ALL) and user.is_active and not user.is_superuser:
+        in_units = Q(unit_id__in=units_reachable_by(user).values("pk"))
+        watched = Q(pk__in=CaseWatcher.objects.filter(user=user).values("case_id"))
+        parts = [
+            Case.objects.filter(in_units),
+            Case.objects.filter(owner=user).exclude(in_units),
+            Case.objects.filter(watched).exclude(owner=user).exclude(in_units),
+        ]
+    else:
+        parts = [_by_tab(user, tab)]
+    counted = [_chip_counts(part, now) for part in parts]
+    rows = counted[0].union(*counted[1:], all=True) if len(counted) > 1 else counted[0]
+    totals = dict.fromkeys(CHIPS, 0)
+    for row in rows:
+        for chip in CHIPS:
+            totals[chip] += row[chip]
+    return totals
+
+
+CHIPS = ("new", "in_progress", "overdue", "closed")
+
+
+def _chip_counts(cases: QuerySet[Case], now: datetime) -> QuerySet[Case]:
+    """One row: ``cases`` counted by display status."""
     is_open = Q(status__in_constants=OPEN_STATUSES)
     late = is_open & Q(resolve_due_at__lte=now)
-    return cases.aggregate(
-        new=Count("pk", filter=Q(status=Status.NEW) & ~late),
-        in_progress=Count("pk", filter=Q(status=Status.IN_PROGRESS) & ~late),
-        overdue=Count("pk", filter=late),
-        closed=Count("pk", filter=Q(status=Status.CLOSED)),
+    return (
+        cases.order_by()
+        .annotate(everything=Value(1))
+        .values("everything")
+        .annotate(
+            new=Count("pk", filter=Q(status=Status.NEW) & ~late),
+            in_progress=Count("pk", filter=Q(status=Status.IN_PROGRESS) & ~late),
+            overdue=Count("pk", filter=late),
+            closed=Count("pk", filter=Q(status=Status.CLOSED)),
+        )
+        .values(*CHIPS)
     )

@@ -11,10 +11,18 @@ from pytest_django import DjangoAssertNumQueries
 
 from caseloop.cases import services
 from caseloop.cases.models import Case, DisplayStatus, WatcherAccess
-from caseloop.cases.queries import InboxFilters, InboxTab, inbox_cases, inbox_page
+from caseloop.cases.queries import (
+    InboxFilters,
+    InboxTab,
+    count_by_display_status,
+    inbox_cases,
+    inbox_page,
+    visible_cases,
+)
 from caseloop.cases.tests.factories import make_case
 from caseloop.conftest import Cast
 from caseloop.org.models import Unit, User
+from caseloop.org.queries import units_reachable_by
 from caseloop.org.tests.factories import make_unit
 from caseloop.programs.models import Program
 from caseloop.programs.tests.factories import make_program
@@ -229,3 +237,22 @@ def test_units_page_reads_a_page_per_unit_not_every_open_case(cast: Cast, now: d
         make_case(program=cast.program, unit=busy, now=now - timedelta(hours=n))
     many = steps()
     assert many < few * 1.5
+
+
+@pytest.mark.parametrize("tab", list(InboxTab))
+@pytest.mark.parametrize("role", ["manager", "owner", "outsider", "admin"])
+def test_chip_counts_count_each_visible_case_once(inbox: Inbox, tab: InboxTab, role: str) -> None:
+    user = inbox.cast.user(role)
+    # A case the manager watches also sits in a unit they reach; another owned by the outsider.
+    services.add_watcher(inbox.cast.case, actor=None, user=inbox.manager)
+    outsiders = make_case(program=inbox.cast.program, unit=inbox.store_b, owner=inbox.cast.outsider)
+    services.add_watcher(outsiders, actor=None, user=inbox.manager)
+    shown = {
+        InboxTab.MINE: Case.objects.filter(owner=user),
+        InboxTab.WATCHING: Case.objects.filter(watchers__user=user),
+        InboxTab.UNITS: Case.objects.filter(unit__in=units_reachable_by(user)),
+    }.get(tab, visible_cases(user))
+    expected = dict.fromkeys(["new", "in_progress", "overdue", "closed"], 0)
+    for case in set(shown):
+        expected[case.display_status(inbox.now)] += 1
+    assert count_by_display_status(user, tab, inbox.now) == expected
