@@ -269,7 +269,8 @@ def notify_case_events(events: Sequence[CaseEvent]) -> None:
     fixed number of queries whatever their number (the deadline sweep tells about thousands of
     cases per run). Writes exactly the rows one call per event would write, and nothing for
     what is already written; each event's ``case`` must be the case as its people are to be
-    told (its owner at that moment)."""
+    told (its owner at that moment). Long because it builds the email, in-app and webhook rows
+    of every event in one pass over them."""
     if not events:
         return
     plans = [(event, _mail_plan(event, event.case)) for event in events]
