@@ -184,12 +184,14 @@ class Table:
     def insert_returning_ids(self, rows: Sequence[Sequence[object]]) -> list[int]:
         """Insert ``rows`` and return their new ids, in the order of ``rows``.
 
-        Multi-row ``INSERT … RETURNING`` gives the ids in the order of the values on PostgreSQL
-        and SQLite, which ``bulk_create`` relies on as well.
+        On SQLite a multi-row ``INSERT … RETURNING`` gives the ids in the order of the values,
+        which ``bulk_create`` relies on as well; on PostgreSQL the ids are drawn first.
         """
         if not rows:
             return []
         converted = self._converted(rows)
+        if connection.vendor == "postgresql":
+            return self._copy_with_new_ids(converted)
         if not connection.features.can_return_rows_from_bulk_insert:
             return self._insert_one_by_one(converted)
         ids: list[int] = []
@@ -198,6 +200,25 @@ class Table:
                 sql = f"{self._multi_row_sql(len(chunk))} RETURNING {self._pk_column}"
                 cursor.execute(sql, [value for row in chunk for value in row])
                 ids += [row[0] for row in cursor.fetchall()]
+        return ids
+
+    def _copy_with_new_ids(self, converted: list[tuple[object, ...]]) -> list[int]:
+        """PostgreSQL: take the ids from the table's sequence in one query, then ``COPY`` the
+        rows with them. A multi-row ``INSERT … RETURNING`` of cases (19 columns, 14 indexes)
+        measured at 150 µs a row, most of it parsing and planning thousands of parameters."""
+        table = self.model._meta.db_table
+        pk_column = self.model._meta.pk.column
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk_column, len(converted)],
+            )
+            ids = sorted(row[0] for row in cursor.fetchall())
+            # Only quoted model metadata is formatted in; the rows go as COPY data.
+            sql = f"COPY {self._table} ({self._pk_column}, {self._columns}) FROM STDIN"
+            with cursor.cursor.copy(sql) as copy:
+                for pk, row in zip(ids, converted, strict=True):
+                    copy.write_row((pk, *row))
         return ids
 
     def _insert_one_by_one(self, converted: list[tuple[object, ...]]) -> list[int]:
