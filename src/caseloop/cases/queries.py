@@ -197,6 +197,8 @@ def inbox_page_query(
     sorted and joined. Cases without a deadline are read apart, since the databases keep NULL
     at opposite ends of an index.
     """
+    if after is not None and least_urgent_first:
+        raise ValueError("Pages after a key are read most urgent first only.")
     wanted = offset + limit
     if wanted <= 0:
         return Case.objects.none()
