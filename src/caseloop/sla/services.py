@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, models, transaction
+from django.db import InterfaceError, OperationalError, connection, models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -165,10 +165,14 @@ def sweep_listed_cases(listed: Sequence[tuple[int, datetime]], *, now: datetime)
     """Sweep the cases listed as (id, ``next_deadline_at``) by ``due_cases``, in one
     transaction. A case that changed since it was listed (its next deadline moved: another
     worker swept it, or someone closed or moved it) is left alone. If the database refuses the
-    batch, each case is tried in a transaction of its own, so one bad case blocks no other."""
+    batch, each case is tried in a transaction of its own, so one bad case blocks no other; a
+    database that is unreachable or locked fails the sweep instead, for the next run to retry
+    (trying 500 cases one by one against it would take 500 timeouts)."""
     try:
         with transaction.atomic():
             return _sweep_cases_in_transaction(listed, now)
+    except (OperationalError, InterfaceError):
+        raise
     except Exception:
         if len(listed) == 1:
             logger.exception("The deadline sweep failed on case %s; it stays due.", listed[0][0])
