@@ -10,7 +10,17 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 
 from django.db import connections
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.expressions import RawSQL
 
 from caseloop.cases.models import (
@@ -217,10 +227,21 @@ def inbox_page_query(
         for n, (part, _) in enumerate(parts)
     )
     params = [param for _, part_params in parts for param in part_params]
-    candidates = RawSQL(sql, params)  # noqa: S611
-    page = Case.objects.filter(pk__in=candidates).select_related(*INBOX_RELATED)
+    page = Case.objects.filter(_among(sql, params)).select_related(*INBOX_RELATED)
     order = LEAST_URGENT_FIRST if least_urgent_first else URGENT_FIRST
     return page.order_by(*order)[offset:wanted]
+
+
+def _among(candidates_sql: str, params: list[object]) -> Q | RawSQL:
+    """``id IN (candidates)``. PostgreSQL gets ``id = ANY(ARRAY(candidates))``: planned apart
+    as an init plan, the candidates no longer multiply the join orders the planner weighs for
+    ``select_related`` (planning took 8–13 ms of a 15 ms page at 100,000 cases)."""
+    if connections[Case.objects.db].vendor != "postgresql":
+        return Q(pk__in=RawSQL(candidates_sql, params))  # noqa: S611
+    table = connections[Case.objects.db].ops.quote_name(Case._meta.db_table)
+    return RawSQL(  # noqa: S611
+        f'{table}."id" = ANY(ARRAY({candidates_sql}))', params, output_field=BooleanField()
+    )
 
 
 def inbox_page(
