@@ -124,6 +124,26 @@ def initial_watchers(
     return [(user_id, access) for user_id, access in access_by_user.items() if user_id != owner_id]
 
 
+def assignment_context(
+    unit: Unit,
+    case_type: CaseType,
+    priority: Priority | str,
+    source: Source | str,
+    extra: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """What the conditions of assignment rules see about a new case: its unit's code and kind,
+    case type, priority and source, and whatever the channel adds (``extra``). Shared with the
+    bulk intake, so that a rule routes an imported alert as it routes one opened alone."""
+    return {
+        "unit": unit.code,
+        "unit_kind": unit.kind,
+        "case_type": case_type.code,
+        "priority": str(priority),
+        "source": str(source),
+        **(extra or {}),
+    }
+
+
 def _check_can_open_in(actor: User | None, unit: Unit) -> None:
     if actor is None or actor.is_superuser:
         return
@@ -189,16 +209,7 @@ def open_case(
         Assignment(owner)
         if owner is not None
         else choose_owner(
-            program,
-            unit,
-            {
-                "unit": unit.code,
-                "unit_kind": unit.kind,
-                "case_type": case_type.code,
-                "priority": str(priority),
-                "source": str(source),
-                **(routing_context or {}),
-            },
+            program, unit, assignment_context(unit, case_type, priority, source, routing_context)
         )
     )
     owner = assignment.owner

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from caseloop.cases.models import Case, CaseEvent, CaseTask, CaseWatcher, EventKind, Source
-from caseloop.cases.services import initial_watchers
+from caseloop.cases.services import assignment_context, initial_watchers
 from caseloop.customers.models import Transaction
 from caseloop.intake.alerts import Alert
 from caseloop.intake.bulk import Table
@@ -104,13 +104,9 @@ def _unit_owner_assignment(owner: User | None) -> Assignment:
 
 def _routing_context(response: ResponseInput, alert: Alert) -> dict[str, object]:
     # What open_case gives assignment rules when called with routing_context=None.
-    return {
-        "unit": response.unit.code,
-        "unit_kind": response.unit.kind,
-        "case_type": alert.rule.case_type.code,
-        "priority": str(alert.rule.priority),
-        "source": str(Source.SURVEY),
-    }
+    return assignment_context(
+        response.unit, alert.rule.case_type, alert.rule.priority, Source.SURVEY
+    )
 
 
 def assign_unsafe_outside_transaction(
