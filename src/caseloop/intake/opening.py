@@ -5,8 +5,8 @@ thousands of alerts, so this module does the same work set-based: the manager ch
 owners of all the units of a batch in one query (the owner from the program's assignment rules
 instead when it has any), business calendars once per unit, then one bulk insert each for
 transactions, cases, watchers, playbook tasks, CREATED events and their notifications (outbox
-rows and in-app lines, ``notify.bulk``). The watcher rule is ``cases.services.initial_watchers``
-itself.
+rows and in-app lines). The watcher rule, the assignment-rule context and the notifications are
+those of ``cases.services`` and ``notify.services`` themselves.
 
 Every field, watcher, task and event data key matches ``open_case``; the intake tests compare a
 bulk-opened case with one opened by ``open_case`` field by field, so a change to one that is not
@@ -17,14 +17,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from caseloop.cases.models import Case, CaseEvent, CaseTask, CaseWatcher, EventKind, Source
+from caseloop.cases.models import (
+    Case,
+    CaseEvent,
+    CaseTask,
+    CaseWatcher,
+    EventKind,
+    Source,
+    Status,
+)
 from caseloop.cases.services import assignment_context, initial_watchers
 from caseloop.customers.models import Transaction
 from caseloop.intake.alerts import Alert
 from caseloop.intake.bulk import Table
 from caseloop.intake.matching import CustomerRef
 from caseloop.intake.records import ResponseInput, RowProblem
-from caseloop.notify.bulk import OpenedCase, notify_cases_opened_unsafe_outside_transaction
+from caseloop.notify.services import notify_case_events
 from caseloop.org.models import Unit, User
 from caseloop.programs.models import CaseType, PlaybookStep, Program
 from caseloop.routing.models import AssignmentRule, Strategy
@@ -264,7 +272,6 @@ def _add_people_tasks_and_events(
     watchers: list[tuple[object, ...]] = []
     tasks: list[tuple[object, ...]] = []
     events: list[tuple[object, ...]] = []
-    people: list[list[int]] = []
     for p in planned:
         owner = p.assignment.owner
         mine = initial_watchers(
@@ -277,11 +284,10 @@ def _add_people_tasks_and_events(
             (p.case_id, step.position, step.title)
             for step in cache.playbook_of(p.alert.rule.case_type)
         ]
-        people.append([user_id for user_id, _ in mine])
         data = {
             "source": Source.SURVEY.value,
             "owner": owner.pk if owner else None,
-            "watchers": people[-1],
+            "watchers": [user_id for user_id, _ in mine],
             "assignment_rule": p.assignment.rule.name if p.assignment.rule else None,
         }
         events.append((p.case_id, None, EventKind.CREATED.value, data, at))
@@ -289,21 +295,26 @@ def _add_people_tasks_and_events(
     Table(CaseTask, ("case_id", "position", "title")).insert(tasks)
     event_table = Table(CaseEvent, ("case_id", "actor_id", "kind", "data", "created_at"))
     event_ids = event_table.insert_returning_ids(events)
-    opened = [
-        OpenedCase(
-            case_id=p.case_id,  # type: ignore[arg-type]
-            event_id=event_id,
-            event_data=event[3],  # type: ignore[arg-type]
-            created_at=at,
-            subject=p.subject,
-            priority=p.alert.rule.priority,
-            unit=p.response.unit,
-            owner=p.assignment.owner,
-            watcher_ids=watcher_ids,
-            customer_id=p.customer.pk,  # type: ignore[union-attr,arg-type]
-            resolve_due_at=p.deadlines.resolve_due_at if p.deadlines else None,
-        )
-        for p, event, event_id, watcher_ids in zip(planned, events, event_ids, people, strict=True)
-    ]
-    # Same transaction: the notifications exist exactly when the cases do.
-    notify_cases_opened_unsafe_outside_transaction(program, opened)
+    # Unsaved instances carry what the notifications read (the case as its people are told).
+    notify_case_events(
+        [
+            CaseEvent(
+                pk=event_id,
+                case=Case(
+                    pk=p.case_id,
+                    program=program,
+                    unit=p.response.unit,
+                    owner=p.assignment.owner,
+                    customer_id=p.customer.pk,  # type: ignore[union-attr]
+                    subject=p.subject,
+                    status=Status.NEW,
+                    priority=p.alert.rule.priority,
+                    resolve_due_at=p.deadlines.resolve_due_at if p.deadlines else None,
+                ),
+                kind=EventKind.CREATED,
+                data=event[3],
+                created_at=at,
+            )
+            for p, event, event_id in zip(planned, events, event_ids, strict=True)
+        ]
+    )
