@@ -209,6 +209,8 @@ CASELOOP_ATTACHMENT_TYPES = envlist(
 )
 CASELOOP_DEFAULT_REGION = envstr("CASELOOP_DEFAULT_REGION", "US")
 CASELOOP_API_PAGE_SIZE_MAX = envint("CASELOOP_API_PAGE_SIZE_MAX", 200)
+# The inbox's status chips count up to this many cases each and then say "1,000+".
+CASELOOP_INBOX_COUNT_CAP = envint("CASELOOP_INBOX_COUNT_CAP", 1000)
 
 LOGGING = {
     "version": 1,

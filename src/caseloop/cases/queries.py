@@ -379,12 +379,18 @@ def _compiled(cases: QuerySet[Case]) -> tuple[str, tuple[object, ...]]:
     return cases.query.get_compiler(using=cases.db).as_sql()
 
 
-def count_by_display_status(user: User, tab: InboxTab, now: datetime) -> dict[str, int]:
+def count_by_display_status(
+    user: User, tab: InboxTab, now: datetime, *, cap: int | None = None
+) -> dict[str, int]:
     """Counts for the inbox's status chips, in one query.
 
     What a user sees is split into parts that do not overlap (the cases of their units, then
     the ones they own elsewhere, then the ones they watch elsewhere), each counted off its own
     index: counting ``owner OR watched OR unit`` at once reads every case of the table.
+
+    With ``cap``, each chip stops counting after ``cap`` cases and a count above ``cap`` means
+    "more than that": an exact count of a region's closed cases reads hundreds of thousands of
+    index entries, a capped one a bounded few, whatever the size of the region.
     """
     if tab in (InboxTab.OVERDUE, InboxTab.ALL) and user.is_active and not user.is_superuser:
         in_units = Q(unit_id__in=units_reachable_by(user).values("pk"))
@@ -396,6 +402,8 @@ def count_by_display_status(user: User, tab: InboxTab, now: datetime) -> dict[st
         ]
     else:
         parts = [_by_tab(user, tab)]
+    if cap is not None:
+        return _capped_chip_counts(parts, now, cap)
     counted = [_chip_counts(part, now) for part in parts]
     rows = counted[0].union(*counted[1:], all=True) if len(counted) > 1 else counted[0]
     totals = dict.fromkeys(CHIPS, 0)
@@ -408,19 +416,52 @@ def count_by_display_status(user: User, tab: InboxTab, now: datetime) -> dict[st
 CHIPS = ("new", "in_progress", "overdue", "closed")
 
 
-def _chip_counts(cases: QuerySet[Case], now: datetime) -> QuerySet[Case]:
-    """One row: ``cases`` counted by display status."""
+def _chip_conditions(now: datetime) -> dict[str, Q]:
     is_open = Q(status__in_constants=OPEN_STATUSES)
     late = is_open & Q(resolve_due_at__lte=now)
+    return {
+        "new": Q(status=Status.NEW) & ~late,
+        "in_progress": Q(status=Status.IN_PROGRESS) & ~late,
+        "overdue": late,
+        "closed": Q(status=Status.CLOSED),
+    }
+
+
+def _capped_chip_counts(parts: list[QuerySet[Case]], now: datetime, cap: int) -> dict[str, int]:
+    # One statement of LIMITed counts, one per chip and part: ``COUNT(*) FROM (… LIMIT n)``
+    # stops reading the index after n entries, where an aggregate with filters reads them all.
+    # Django cannot put a sliced queryset into a UNION on SQLite, hence the SQL put together
+    # here from the querysets' own SQL and parameters.
+    selects: list[str] = []
+    params: list[object] = []
+    labels: list[str] = []
+    for chip, condition in _chip_conditions(now).items():
+        for part in parts:
+            limited = part.filter(condition).order_by().values("pk")[: cap + 1]
+            sql, sql_params = limited.query.sql_with_params()
+            # The SQL is Django's own for the queryset, its values stay parameters.
+            selects.append(f"SELECT {len(labels)}, COUNT(*) FROM ({sql}) chip_part")  # noqa: S608
+            params.extend(sql_params)
+            labels.append(chip)
+    totals = dict.fromkeys(CHIPS, 0)
+    with connections[Case.objects.db].cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), params)
+        for label, count in cursor.fetchall():
+            totals[labels[label]] += count
+    return {chip: min(count, cap + 1) for chip, count in totals.items()}
+
+
+def _chip_counts(cases: QuerySet[Case], now: datetime) -> QuerySet[Case]:
+    """One row: ``cases`` counted by display status."""
     return (
         cases.order_by()
         .annotate(everything=Value(1))
         .values("everything")
         .annotate(
-            new=Count("pk", filter=Q(status=Status.NEW) & ~late),
-            in_progress=Count("pk", filter=Q(status=Status.IN_PROGRESS) & ~late),
-            overdue=Count("pk", filter=late),
-            closed=Count("pk", filter=Q(status=Status.CLOSED)),
+            **{
+                chip: Count("pk", filter=condition)
+                for chip, condition in _chip_conditions(now).items()
+            }
         )
         .values(*CHIPS)
     )

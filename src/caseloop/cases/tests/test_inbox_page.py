@@ -256,3 +256,19 @@ def test_chip_counts_count_each_visible_case_once(inbox: Inbox, tab: InboxTab, r
     for case in set(shown):
         expected[case.display_status(inbox.now)] += 1
     assert count_by_display_status(user, tab, inbox.now) == expected
+
+
+@pytest.mark.parametrize("cap", [0, 1, 2, 1000])
+@pytest.mark.parametrize("tab", [InboxTab.UNITS, InboxTab.OVERDUE, InboxTab.ALL])
+def test_capped_chip_counts_are_exact_up_to_the_cap_and_one_more_beyond(
+    inbox: Inbox, tab: InboxTab, cap: int
+) -> None:
+    services.add_watcher(inbox.cast.case, actor=None, user=inbox.manager)
+    outsiders = make_case(program=inbox.cast.program, unit=inbox.store_b, owner=inbox.cast.outsider)
+    services.add_watcher(outsiders, actor=None, user=inbox.manager)
+    exact = count_by_display_status(inbox.manager, tab, inbox.now)
+    assert any(count > 2 for count in exact.values()), "the data must exceed the small caps"
+
+    capped = count_by_display_status(inbox.manager, tab, inbox.now, cap=cap)
+
+    assert capped == {chip: min(count, cap + 1) for chip, count in exact.items()}

@@ -8,6 +8,7 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 from pytest_django import DjangoAssertNumQueries
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from caseloop.cases import services
 from caseloop.cases.models import Case
@@ -102,8 +103,27 @@ def test_status_chips_count_each_status(login: Login, cast: Cast, clock: datetim
     services.add_note(started, actor=cast.owner, body="Called", now=clock)
     close(cast, make_case(program=cast.program, unit=cast.store, now=clock), clock)
     response = login("owner").get(INBOX)
-    assert response.context["counts"] == {"new": 1, "in_progress": 1, "overdue": 0, "closed": 1}
+    assert response.context["chips"] == {
+        "new": "1",
+        "in_progress": "1",
+        "overdue": "0",
+        "closed": "1",
+        "open": "2",
+    }
     assert 'Open <span class="count">2</span>' in response.content.decode()
+
+
+def test_status_chips_stop_counting_at_the_cap(
+    login: Login, cast: Cast, clock: datetime, settings: SettingsWrapper
+) -> None:
+    settings.CASELOOP_INBOX_COUNT_CAP = 2
+    for _ in range(3):
+        make_case(program=cast.program, unit=cast.store, now=clock)
+    close(cast, make_case(program=cast.program, unit=cast.store, now=clock), clock)
+    page = login("owner").get(INBOX).content.decode()
+    assert 'New <span class="count">2+</span>' in page
+    assert 'Open <span class="count">2+</span>' in page
+    assert 'Closed <span class="count">1</span>' in page
 
 
 def test_closed_chip_lists_closed_cases_only(login: Login, cast: Cast, clock: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -38,6 +39,16 @@ class InboxPage:
         return self.first + len(self.rows) - 1 if self.rows else 0
 
 
+def chip_labels(counts: dict[str, int], cap: int) -> dict[str, str]:
+    """What each status chip shows: the count, or "1,000+" once it passed the cap (then the
+    open total passed it too)."""
+    labels = {chip: f"{cap:,}+" if count > cap else f"{count:,}" for chip, count in counts.items()}
+    open_parts = [counts["new"], counts["in_progress"], counts["overdue"]]
+    capped = any(count > cap for count in open_parts)
+    labels["open"] = f"{cap:,}+" if capped else f"{sum(open_parts):,}"
+    return labels
+
+
 @require_GET
 @web_view
 def inbox(request: AuthedRequest) -> HttpResponse:
@@ -47,6 +58,7 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     counting every match: the counts on the status chips already say how much there is.
     """
     now = timezone.now()
+    cap = settings.CASELOOP_INBOX_COUNT_CAP
     query = InboxQueryForm(request.GET)
     oversees = oversees_units(request.user)
     filters = query.filters(default_tab=InboxTab.UNITS if oversees else InboxTab.MINE)
@@ -65,7 +77,9 @@ def inbox(request: AuthedRequest) -> HttpResponse:
         "query": query,
         "filters": filters,
         "tabs": [(tab, TAB_LABELS[tab]) for tab in tabs],
-        "counts": count_by_display_status(request.user, filters.tab, now),
+        "chips": chip_labels(
+            count_by_display_status(request.user, filters.tab, now, cap=cap), cap
+        ),
         "page": InboxPage(rows=rows[:size], number=number, size=size, has_next=len(rows) > size),
         "options": inbox_filter_options(request.user),
         "page_sizes": PAGE_SIZES,
