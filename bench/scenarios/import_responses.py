@@ -271,7 +271,7 @@ def _plain_insert_seconds(path: Path) -> tuple[float, float]:
     from django.db import transaction
     from django.utils import timezone
 
-    from caseloop.intake.bulk import Table
+    from caseloop.bulkrows import Table
     from caseloop.intake.models import SurveyResponse
     from caseloop.org.models import Unit
     from caseloop.programs.models import Program

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from caseloop.bulkrows import Table, select_in
 from caseloop.customers.models import Customer
-from caseloop.intake.bulk import Table, select_in
 from caseloop.intake.records import Respondent
 
 _FIELDS = ("id", "external_id", "email", "phone")

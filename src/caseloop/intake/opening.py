@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from caseloop.bulkrows import Table
 from caseloop.cases.models import (
     Case,
     CaseEvent,
@@ -29,7 +30,6 @@ from caseloop.cases.models import (
 from caseloop.cases.services import assignment_context, initial_watchers
 from caseloop.customers.models import Transaction
 from caseloop.intake.alerts import Alert
-from caseloop.intake.bulk import Table
 from caseloop.intake.matching import CustomerRef
 from caseloop.intake.records import ResponseInput, RowProblem
 from caseloop.notify.services import notify_case_events

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from caseloop.bulkrows import Table
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind
 from caseloop.errors import InvalidInput
-from caseloop.intake.bulk import Table
 from caseloop.notify.models import (
     InAppNotification,
     NotificationPreference,

@@ -15,8 +15,7 @@ a time, so one bad case never blocks the others.
 
 import copy
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,8 +23,8 @@ from django.db import InterfaceError, OperationalError, connection, models, tran
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from caseloop.bulkrows import Table, larger_page_cache
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind, Status, WatcherAccess
-from caseloop.intake.bulk import Table
 from caseloop.notify.services import notify_case_events
 from caseloop.org.models import Unit, User
 from caseloop.programs.models import EscalationAction, Program
@@ -119,7 +118,7 @@ def sweep_deadlines(
     cost follows the number of cases due, not the number open.
     """
     now = now or timezone.now()
-    with _larger_page_cache():
+    with larger_page_cache(_SWEEP_CACHE_KIB):
         return _sweep(now, batch_size)
 
 
@@ -142,23 +141,6 @@ def _sweep(now: datetime, batch_size: int) -> SweepResult:
 # indexes, and the pages a sweep touches (cases, events, notifications) outgrow it at a few
 # thousand due cases; a larger one measured ~10% less CPU time at 10,000. Durability unchanged.
 _SWEEP_CACHE_KIB = 64 * 1024
-
-
-@contextmanager
-def _larger_page_cache() -> Iterator[None]:
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (previous,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA cache_size = -{_SWEEP_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            # An integer read back from SQLite itself, not input.
-            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 def sweep_listed_cases(listed: Sequence[tuple[int, datetime]], *, now: datetime) -> SweepResult:
@@ -410,7 +392,7 @@ def _write(cases: Sequence[Case], steps: dict[int, list[_Step]], batch: _Batch) 
 
 
 class _Writer:
-    """A ``caseloop.intake.bulk.Table`` for one model, made on first use (it reads the
+    """A ``caseloop.bulkrows.Table`` for one model, made on first use (it reads the
     connection's vendor)."""
 
     def __init__(self, model: type[models.Model], columns: Sequence[str]) -> None:
