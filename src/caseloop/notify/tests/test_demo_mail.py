@@ -1,6 +1,7 @@
 """The mail loop a demo user sees (docs/email.md, "Seeing the demo's mail"): the demo's made-up
-history, escalations included, is never mailed; a case opened after the load reaches its owner through a real SMTP
-server; the owner's answer to that mail, delivered back over real LMTP, lands on the case."""
+history, escalations included, is never mailed; a case opened after the load reaches its owner
+through a real SMTP server; the owner's answer to that mail, delivered back over real LMTP, lands
+on the case."""
 
 from datetime import UTC, datetime, timedelta
 from email import policy

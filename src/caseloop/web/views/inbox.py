@@ -77,9 +77,7 @@ def inbox(request: AuthedRequest) -> HttpResponse:
         "query": query,
         "filters": filters,
         "tabs": [(tab, TAB_LABELS[tab]) for tab in tabs],
-        "chips": chip_labels(
-            count_by_display_status(request.user, filters.tab, now, cap=cap), cap
-        ),
+        "chips": chip_labels(count_by_display_status(request.user, filters.tab, now, cap=cap), cap),
         "page": InboxPage(rows=rows[:size], number=number, size=size, has_next=len(rows) > size),
         "options": inbox_filter_options(request.user),
         "page_sizes": PAGE_SIZES,
