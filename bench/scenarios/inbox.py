@@ -21,9 +21,12 @@ from datetime import datetime
 from functools import partial
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count, QuerySet
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from rich.console import Console
 from rich.panel import Panel
 
@@ -78,6 +81,7 @@ def run(context: Context) -> Report:
     _units(report, managers, now, context)
     _units_admins(report, _corporate_admins(), now, context)
     _manager_overdue_and_chips(report, managers, now, context)
+    _whole_pages(report, owners, managers, _corporate_admins(), context)
     report.notes.update(
         {
             "owners_sampled": len(owners),
@@ -240,6 +244,41 @@ def _manager_overdue_and_chips(
 def chip_counts(user: User, tab: InboxTab, now: datetime) -> dict[str, int]:
     """The chips as the inbox page counts them: each stops at the configured cap (1,000+)."""
     return count_by_display_status(user, tab, now, cap=settings.CASELOOP_INBOX_COUNT_CAP)
+
+
+WEB_ROUNDS = 5
+
+
+def _whole_pages(
+    report: Report, owners: list[User], managers: list[User], admins: list[User], context: Context
+) -> None:
+    """The inbox as a browser gets it: its ``GET`` through every middleware (session, user,
+    CSRF), the view, its page and chip queries, and the rendered HTML of 50 rows. The time is
+    the server's own (the request is not sent over a socket) and the clock is the real one, so
+    the counts of late cases differ a little from the other figures'."""
+    # Production serves hashed static file names from a manifest that collectstatic writes.
+    call_command("collectstatic", interactive=False, verbosity=0)
+    plans = [
+        ("web_mine", owners, "mine"),
+        ("web_units", managers, "units"),
+        ("web_units_admin", admins, "units"),
+    ]
+    for name, users, tab in plans:
+        calls = [partial(_get_inbox, _client_of(user), tab) for user in users]
+        timings = time_calls(calls, context.rounds(WEB_ROUNDS))
+        report.figures.update(latency_figures(name, flatten(timings), TARGET_P95))
+
+
+def _client_of(user: User) -> Client:
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    return client
+
+
+def _get_inbox(client: Client, tab: str) -> None:
+    response = client.get(reverse("web:inbox"), {"tab": tab, "per_page": PAGE_SIZE})
+    if response.status_code != 200:
+        raise RuntimeError(f"The inbox, tab {tab}, answered {response.status_code}")
 
 
 def _sample_owners(rng: random.Random) -> tuple[list[User], list[int]]:
