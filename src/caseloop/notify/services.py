@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from caseloop.bulkrows import Table
@@ -94,46 +94,6 @@ class _Audience:
     in_app: list[User] = field(default_factory=list)
 
 
-def _audience(case: Case, plan: _MailPlan, actor_id: int | None) -> _Audience:
-    """The people to tell, in one query: never the person who made the change, never an
-    inactive user; watchers who opted out of watcher mail get no copy (the owner and a former
-    owner do: it is their case, not one they watch)."""
-    copied = [*([case.owner_id] if case.owner_id else []), *plan.also] if plan.copies else []
-    wanted = Q(pk__in=[*plan.to, *copied])
-    if plan.copies:
-        wanted |= Q(watched_cases__case_id=case.pk)
-    users = (
-        User.objects.filter(wanted, is_active=True)
-        .exclude(pk=actor_id)
-        .annotate(
-            watching=Exists(CaseWatcher.objects.filter(case_id=case.pk, user=OuterRef("pk"))),
-            watcher_mail_off=Exists(
-                NotificationPreference.objects.filter(user=OuterRef("pk"), watcher_mail=False)
-            ),
-        )
-        .distinct()
-        .order_by("pk")
-    )
-    audience = _Audience()
-    for user in users:
-        audience.in_app.append(user)
-        if user.pk in plan.to:
-            audience.to.append(user)
-        elif not (user.watching and user.watcher_mail_off and user.pk not in copied):
-            audience.cc.append(user)
-    return audience
-
-
-def _addresses(users: Iterable[User], exclude: Sequence[str] = ()) -> list[str]:
-    seen = {parseaddr(a)[1].lower() for a in exclude}
-    result = []
-    for user in users:
-        if user.email and user.email.lower() not in seen:
-            seen.add(user.email.lower())
-            result.append(formataddr((str(user), user.email)))
-    return result
-
-
 def reply_domain() -> str:
     return settings.CASELOOP_REPLY_ADDRESS.rpartition("@")[2] or "localhost"
 
@@ -147,52 +107,6 @@ def template_enabled(program_id: int, event: str) -> bool:
     return not NotificationTemplate.objects.filter(
         program_id=program_id, event=event, is_active=False
     ).exists()
-
-
-def _queue_email(event: CaseEvent, case: Case, plan: _MailPlan, audience: _Audience) -> None:
-    to = _addresses(audience.to)
-    cc = _addresses(audience.cc, exclude=to)
-    if not to:
-        to, cc = cc, []
-    if not to or not template_enabled(case.program_id, plan.template_event):
-        return
-    OutboxMessage.objects.bulk_create(
-        [
-            OutboxMessage(
-                kind=OutboxKind.EMAIL,
-                dedup_key=f"email:event:{event.pk}",
-                case=case,
-                event=event,
-                template_event=plan.template_event,
-                recipients={"to": to, "cc": cc},
-                message_id=new_message_id(case),
-                created_at=event.created_at,
-                next_attempt_at=event.created_at,
-            )
-        ],
-        ignore_conflicts=True,
-    )
-
-
-def _in_app_title(event: CaseEvent, case: Case) -> str:
-    return f"{case.number} · {event.get_kind_display()}: {case.subject}"[:300]
-
-
-def _queue_in_app(event: CaseEvent, case: Case, users: Iterable[User]) -> None:
-    InAppNotification.objects.bulk_create(
-        [
-            InAppNotification(
-                user=user,
-                case=case,
-                event=event,
-                kind=event.kind,
-                title=_in_app_title(event, case),
-                created_at=event.created_at,
-            )
-            for user in users
-        ],
-        ignore_conflicts=True,
-    )
 
 
 def webhook_payload(event: CaseEvent, case: Case, delivery_id: str) -> JsonDict:
@@ -221,32 +135,6 @@ def webhook_payload(event: CaseEvent, case: Case, delivery_id: str) -> JsonDict:
     }
 
 
-def _queue_webhooks(event: CaseEvent, case: Case) -> None:
-    subscriptions = [
-        s
-        for s in WebhookSubscription.objects.filter(program_id=case.program_id, is_active=True)
-        if s.wants(event.kind)
-    ]
-    rows = []
-    for subscription in subscriptions:
-        delivery_id = str(uuid.uuid4())
-        rows.append(
-            OutboxMessage(
-                kind=OutboxKind.WEBHOOK,
-                dedup_key=f"webhook:event:{event.pk}:{subscription.pk}",
-                case=case,
-                event=event,
-                subscription=subscription,
-                recipients={"url": subscription.url},
-                payload=webhook_payload(event, case, delivery_id),
-                message_id=delivery_id,
-                created_at=event.created_at,
-                next_attempt_at=event.created_at,
-            )
-        )
-    OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
-
-
 def notify_case_event(event: CaseEvent) -> None:
     """Write what ``event`` causes, in the caller's transaction: an email to the people of the
     case (the one it concerns in To, owner and watchers in Cc unless they opted out of watcher
@@ -255,13 +143,7 @@ def notify_case_event(event: CaseEvent) -> None:
 
     Nothing is rendered or sent here. Calling it twice for the same event changes nothing.
     """
-    case = event.case
-    plan = _mail_plan(event, case)
-    if plan is not None:
-        audience = _audience(case, plan, event.actor_id)
-        _queue_email(event, case, plan, audience)
-        _queue_in_app(event, case, audience.in_app)
-    _queue_webhooks(event, case)
+    notify_case_events([event])
 
 
 def notify_case_events(events: Sequence[CaseEvent]) -> None:
@@ -311,8 +193,8 @@ def notify_case_events(events: Sequence[CaseEvent]) -> None:
                 recipients = {"to": to, "cc": cc}
                 email = (OutboxKind.EMAIL, key, case.pk, event.pk, plan.template_event, None)
                 outbox.append((*email, recipients, {}, new_message_id(case), at, at))
-            # ``_in_app_title``, with the event kind's label looked up once per kind (the
-            # translated label costs more than everything else about an in-app line).
+            # The event kind's label is looked up once per kind (the translated label costs
+            # more than everything else about an in-app line).
             label = labels.get(event.kind) or labels.setdefault(
                 event.kind, str(event.get_kind_display())
             )
@@ -352,8 +234,9 @@ _IN_APP_COLUMNS = ("user_id", "case_id", "event_id", "kind", "title", "created_a
 
 
 class _AddressBook:
-    """``_addresses``, with each person's address formatted and each address parsed once: the
-    same few people are told about case after case."""
+    """The email addresses of people, each formatted "Name <address>" once and each given
+    once per message (an address already in ``exclude`` is left out): the same few people are
+    told about case after case."""
 
     def __init__(self) -> None:
         self.formatted: dict[int, tuple[str, str] | None] = {}
@@ -382,7 +265,10 @@ class _AddressBook:
 
 
 def _audiences(planned: Sequence[tuple[CaseEvent, _MailPlan]]) -> dict[int, _Audience]:
-    """``_audience`` of many events in two queries: the cases' watchers, then the people."""
+    """Who is told of each event, in two queries (the cases' watchers, then the people): never
+    the person who made the change, never an inactive user; watchers who opted out of watcher
+    mail get no copy (the owner and a former owner do: it is their case, not one they
+    watch)."""
     case_ids = {event.case_id for event, _ in planned}
     watchers: dict[int, set[int]] = {}
     for case_id, user_id in CaseWatcher.objects.filter(case_id__in=case_ids).values_list(
