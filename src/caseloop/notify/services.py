@@ -10,15 +10,14 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connection, transaction
 from django.utils import timezone
 
-from caseloop.bulkrows import Table
+from caseloop.bulkrows import Table, instances, select_in
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind
 from caseloop.errors import InvalidInput
 from caseloop.notify.models import (
@@ -100,7 +99,11 @@ def reply_domain() -> str:
 
 def new_message_id(case: Case) -> str:
     """A Message-ID that stays the same on every retry and names the case it belongs to."""
-    return f"<{uuid.uuid4().hex}.{case.number}@{reply_domain()}>"
+    return _message_id(case, reply_domain())
+
+
+def _message_id(case: Case, domain: str) -> str:
+    return f"<{uuid.uuid4().hex}.{case.number}@{domain}>"
 
 
 def template_enabled(program_id: int, event: str) -> bool:
@@ -168,23 +171,22 @@ def notify_case_events(events: Sequence[CaseEvent]) -> None:
         program_id__in=programs, is_active=True
     ).order_by("pk"):
         subscriptions.setdefault(subscription.program_id, []).append(subscription)
+    # Plain ``IN`` lists: ``filter(event_id__in=…)`` prepares thousands of ids one by one.
     event_ids = [event.pk for event in events]
-    written = set(
-        OutboxMessage.objects.filter(event_id__in=event_ids).values_list("dedup_key", flat=True)
-    )
-    told = set(
-        InAppNotification.objects.filter(event_id__in=event_ids).values_list("event_id", "user_id")
-    )
+    written = {key for (key,) in select_in(OutboxMessage, ["dedup_key"], "event_id", event_ids)}
+    told = set(select_in(InAppNotification, ["event_id", "user_id"], "event_id", event_ids))
+    _read_owners([event.case for event in events if event.case.program_id in subscriptions])
     outbox: list[tuple[object, ...]] = []
     in_app: list[tuple[object, ...]] = []
     labels: dict[str, str] = {}
     book = _AddressBook()
+    domain = reply_domain()
     for event, plan in plans:
         case, at = event.case, event.created_at
         if plan is not None:
             audience = audiences[event.pk]
-            to = book.addresses(audience.to)
-            cc = book.addresses(audience.cc, exclude=to)
+            to, taken = book.addresses(audience.to)
+            cc, _ = book.addresses(audience.cc, taken)
             if not to:
                 to, cc = cc, []
             key = f"email:event:{event.pk}"
@@ -192,7 +194,7 @@ def notify_case_events(events: Sequence[CaseEvent]) -> None:
             if to and wanted and key not in written:
                 recipients = {"to": to, "cc": cc}
                 email = (OutboxKind.EMAIL, key, case.pk, event.pk, plan.template_event, None)
-                outbox.append((*email, recipients, {}, new_message_id(case), at, at))
+                outbox.append((*email, recipients, {}, _message_id(case, domain), at, at))
             # The event kind's label is looked up once per kind (the translated label costs
             # more than everything else about an in-app line).
             label = labels.get(event.kind) or labels.setdefault(
@@ -233,17 +235,31 @@ _OUTBOX_COLUMNS = (
 _IN_APP_COLUMNS = ("user_id", "case_id", "event_id", "kind", "title", "created_at")
 
 
+def _read_owners(cases: Sequence[Case]) -> None:
+    """The owners of ``cases`` not yet read (webhook payloads name them), in one query."""
+    owner = Case._meta.get_field("owner")
+    missing = {case.owner_id for case in cases if case.owner_id and not owner.is_cached(case)}
+    if not missing:
+        return
+    users = User.objects.in_bulk(missing)
+    for case in cases:
+        if case.owner_id in missing:
+            owner.set_cached_value(case, users.get(case.owner_id))
+
+
 class _AddressBook:
     """The email addresses of people, each formatted "Name <address>" once and each given
-    once per message (an address already in ``exclude`` is left out): the same few people are
-    told about case after case."""
+    once per message: the same few people are told about case after case."""
 
     def __init__(self) -> None:
         self.formatted: dict[int, tuple[str, str] | None] = {}
-        self.parsed: dict[str, str] = {}
 
-    def addresses(self, users: Iterable[User], exclude: Sequence[str] = ()) -> list[str]:
-        seen = {self._email_in(address) for address in exclude}
+    def addresses(
+        self, users: Iterable[User], taken: Iterable[str] = ()
+    ) -> tuple[list[str], set[str]]:
+        """The users' formatted addresses, leaving out those whose (lower-case) address is in
+        ``taken`` or came earlier; and the lower-case addresses now taken."""
+        seen = set(taken)
         result = []
         for user in users:
             if user.pk not in self.formatted:
@@ -256,12 +272,7 @@ class _AddressBook:
             if entry is not None and entry[1] not in seen:
                 seen.add(entry[1])
                 result.append(entry[0])
-        return result
-
-    def _email_in(self, address: str) -> str:
-        if address not in self.parsed:
-            self.parsed[address] = parseaddr(address)[1].lower()
-        return self.parsed[address]
+        return result, seen
 
 
 def _audiences(planned: Sequence[tuple[CaseEvent, _MailPlan]]) -> dict[int, _Audience]:
@@ -269,11 +280,9 @@ def _audiences(planned: Sequence[tuple[CaseEvent, _MailPlan]]) -> dict[int, _Aud
     the person who made the change, never an inactive user; watchers who opted out of watcher
     mail get no copy (the owner and a former owner do: it is their case, not one they
     watch)."""
-    case_ids = {event.case_id for event, _ in planned}
+    case_ids = list({event.case_id for event, _ in planned})
     watchers: dict[int, set[int]] = {}
-    for case_id, user_id in CaseWatcher.objects.filter(case_id__in=case_ids).values_list(
-        "case_id", "user_id"
-    ):
+    for case_id, user_id in select_in(CaseWatcher, ("case_id", "user_id"), "case_id", case_ids):
         watchers.setdefault(case_id, set()).add(user_id)
     wanted: dict[int, tuple[set[int], list[int]]] = {}
     for event, plan in planned:
@@ -282,14 +291,7 @@ def _audiences(planned: Sequence[tuple[CaseEvent, _MailPlan]]) -> dict[int, _Aud
         people = {*plan.to, *copied, *(watchers.get(case.pk, set()) if plan.copies else ())}
         wanted[event.pk] = (people, copied)
     everyone = set().union(*(people for people, _ in wanted.values()))
-    users = {
-        user.pk: user
-        for user in User.objects.filter(pk__in=everyone, is_active=True).annotate(
-            watcher_mail_off=Exists(
-                NotificationPreference.objects.filter(user=OuterRef("pk"), watcher_mail=False)
-            )
-        )
-    }
+    users = _active_people(everyone)
     audiences: dict[int, _Audience] = {}
     for event, plan in planned:
         people, copied = wanted[event.pk]
@@ -305,6 +307,41 @@ def _audiences(planned: Sequence[tuple[CaseEvent, _MailPlan]]) -> dict[int, _Aud
             elif not (user_id in watching and user.watcher_mail_off and user_id not in copied):
                 audience.cc.append(user)
     return audiences
+
+
+_PERSON_COLUMNS = ("id", "username", "first_name", "last_name", "email")
+
+
+def _active_people(user_ids: Iterable[int]) -> dict[int, User]:
+    """The active users among ``user_ids``, with what their addresses need, each marked
+    ``watcher_mail_off`` if they opted out of watcher mail: one query, and no full ``User``
+    through the ORM for each of the hundreds of people a batch of events tells."""
+    ids = [user_id for user_id in user_ids if user_id is not None]
+    quote = connection.ops.quote_name
+    fields = {f.attname: quote(f.column) for f in User._meta.concrete_fields}
+    selected = ", ".join(f"u.{fields[name]}" for name in _PERSON_COLUMNS)
+    preferences = quote(NotificationPreference._meta.db_table)
+    preference_user = quote(NotificationPreference._meta.get_field("user").column)
+    watcher_mail = quote(NotificationPreference._meta.get_field("watcher_mail").column)
+    people: dict[int, User] = {}
+    max_params = (connection.features.max_query_params or 65_535) - 2
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), max_params):
+            chunk = ids[start : start + max_params]
+            # Only quoted model metadata and placeholders are formatted in; values are bound.
+            sql = (
+                f"SELECT {selected}, EXISTS (SELECT 1 FROM {preferences} p "  # noqa: S608
+                f"WHERE p.{preference_user} = u.{fields['id']} AND p.{watcher_mail} = %s) "
+                f"FROM {quote(User._meta.db_table)} u WHERE u.{fields['is_active']} = %s "
+                f"AND u.{fields['id']} IN ({', '.join(['%s'] * len(chunk))})"
+            )
+            cursor.execute(sql, [False, True, *chunk])
+            rows = cursor.fetchall()
+            made = instances(User, _PERSON_COLUMNS, [row[:-1] for row in rows])
+            for user, row in zip(made, rows, strict=True):
+                user.watcher_mail_off = bool(row[-1])
+                people[user.pk] = user
+    return people
 
 
 @transaction.atomic

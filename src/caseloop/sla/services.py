@@ -23,7 +23,14 @@ from django.db import InterfaceError, OperationalError, connection, models, tran
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from caseloop.bulkrows import Table, larger_page_cache
+from caseloop.bulkrows import (
+    Table,
+    delete_in,
+    instances,
+    larger_page_cache,
+    select_in,
+    update_in,
+)
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind, Status, WatcherAccess
 from caseloop.notify.services import notify_case_events
 from caseloop.org.models import Unit, User
@@ -166,23 +173,46 @@ def sweep_listed_cases(listed: Sequence[tuple[int, datetime]], *, now: datetime)
     return result
 
 
+# What the sweep and the notifications of its steps read of a case. The long texts and the
+# alert's JSON are neither needed nor cheap to read; a column left out would be read case by
+# case on first access, so keep this list whole.
+_CLAIM_COLUMNS = (
+    "id",
+    "program_id",
+    "unit_id",
+    "owner_id",
+    "customer_id",
+    "subject",
+    "status",
+    "priority",
+    "start_due_at",
+    "resolve_due_at",
+    "was_overdue",
+    "next_deadline_at",
+    "escalation_level",
+    "version",
+)
+
+
 def _claim(listed: Sequence[tuple[int, datetime]]) -> list[Case]:
     """The listed cases, locked, that still have the due time they were listed with."""
     seen = dict(listed)
-    # The long texts and the alert's JSON are neither needed nor cheap to read, per case.
-    cases = Case.objects.defer("description", "verbatim", "alert_reason", "final_note").filter(
-        pk__in=list(seen), next_deadline_at__isnull=False
-    )
-    if connection.features.has_select_for_update_skip_locked:
-        cases = cases.select_for_update(skip_locked=True)
-    claimed = [case for case in cases if case.next_deadline_at == seen[case.pk]]
-    # A few programs, units and owners serve many cases: read each once, not once per case.
+    # Plain rows made into instances directly: through the ORM, the ``id IN`` list prepared
+    # value by value and a model instance per case cost more than the rest of the claim.
+    rows = select_in(Case, _CLAIM_COLUMNS, "id", list(seen), skip_locked=True)
+    claimed = [
+        case
+        for case in instances(Case, _CLAIM_COLUMNS, rows)
+        if case.next_deadline_at is not None and case.next_deadline_at == seen[case.pk]
+    ]
+    # A few programs and units serve many cases: read each once, not once per case. Owners are
+    # read only by the notifications that need them (webhook payloads).
     programs = Program.objects.in_bulk({case.program_id for case in claimed})
     units = Unit.objects.in_bulk({case.unit_id for case in claimed})
-    owners = User.objects.in_bulk({case.owner_id for case in claimed if case.owner_id})
+    program_field, unit_field = Case._meta.get_field("program"), Case._meta.get_field("unit")
     for case in claimed:
-        case.program, case.unit = programs[case.program_id], units[case.unit_id]
-        case.owner = owners.get(case.owner_id) if case.owner_id else None
+        program_field.set_cached_value(case, programs[case.program_id])
+        unit_field.set_cached_value(case, units[case.unit_id])
     return sorted(claimed, key=lambda case: (case.next_deadline_at, case.pk))
 
 
@@ -279,11 +309,9 @@ def _start_escalations(cases: Sequence[Case], now: datetime) -> set[tuple[int, d
     ]
     if not late:
         return set()
-    return set(
-        Escalation.objects.filter(case_id__in=late, deadline=DeadlineKind.START).values_list(
-            "case_id", "deadline_at"
-        )
-    )
+    columns = ("case_id", "deadline_at")
+    rows = select_in(Escalation, columns, "case_id", late, equal={"deadline": DeadlineKind.START})
+    return {(row.case_id, row.deadline_at) for row in instances(Escalation, columns, rows)}
 
 
 def _designee(chain: Sequence[User], owner_id: int | None, level: int) -> User | None:
@@ -375,12 +403,8 @@ def _write(cases: Sequence[Case], steps: dict[int, list[_Step]], batch: _Batch) 
     _ESCALATIONS.writer().insert(escalations)
     escalating = [case.pk for case in cases if any(s.watchers for s in steps[case.pk])]
     if escalating:
-        batch.watchers = {
-            (case_id, user_id): pk
-            for pk, case_id, user_id in CaseWatcher.objects.filter(
-                case_id__in=escalating
-            ).values_list("pk", "case_id", "user_id")
-        }
+        rows = select_in(CaseWatcher, ("id", "case_id", "user_id"), "case_id", escalating)
+        batch.watchers = {(case_id, user_id): pk for pk, case_id, user_id in rows}
     rounds = max((len(steps[case.pk]) for case in cases), default=0)
     for index in range(rounds):
         current = [steps[case.pk][index] for case in cases if len(steps[case.pk]) > index]
@@ -405,16 +429,26 @@ class _Writer:
 _ESCALATIONS = _Writer(
     Escalation, ["case_id", "deadline", "deadline_at", "level", "designee_id", "created_at"]
 )
-_EVENTS = _Writer(CaseEvent, ["case_id", "actor_id", "kind", "data", "created_at"])
+_EVENT_COLUMNS = ("case_id", "actor_id", "kind", "data", "created_at")
+_EVENTS = _Writer(CaseEvent, _EVENT_COLUMNS)
+_WATCHERS = _Writer(CaseWatcher, ["case_id", "user_id", "access", "added_at"])
 
 
 def _insert_events(steps: Sequence[_Step], now: datetime) -> list[CaseEvent]:
     """The steps' events, written with ``executemany``-speed inserts (``bulk_create`` compiles
-    SQL value by value: most of a batch's time); returned with their ids, for notifying."""
-    events = [CaseEvent(case=s.case, kind=s.kind, created_at=now, data=s.data) for s in steps]
-    rows = [(e.case_id, None, e.kind, e.data, e.created_at) for e in events]
-    for event, pk in zip(events, _EVENTS.writer().insert_returning_ids(rows), strict=True):
-        event.pk = pk
+    SQL value by value: most of a batch's time); returned with their ids and each with its case
+    as its people are told, for notifying."""
+    rows = [(s.case.pk, None, s.kind.value, s.data, now) for s in steps]
+    ids = _EVENTS.writer().insert_returning_ids(rows)
+    events = instances(
+        CaseEvent,
+        ("id", *_EVENT_COLUMNS),
+        [(pk, *row) for pk, row in zip(ids, rows, strict=True)],
+        from_database=False,
+    )
+    case_field = CaseEvent._meta.get_field("case")
+    for event, step in zip(events, steps, strict=True):
+        case_field.set_cached_value(event, step.case)
     return events
 
 
@@ -450,7 +484,7 @@ def _write_watchers(steps: Sequence[_Step], batch: _Batch) -> None:
     queries; ``batch.watchers`` follows the rows."""
     removed: list[int] = []
     upgraded: list[int] = []
-    added: list[CaseWatcher] = []
+    added: list[tuple[int, int, str, datetime]] = []
     for step in steps:
         for user_id, watching in step.watchers.items():
             key = (step.case.pk, user_id)
@@ -461,19 +495,13 @@ def _write_watchers(steps: Sequence[_Step], batch: _Batch) -> None:
             elif existing is not None:
                 upgraded.append(existing)
             else:
-                added.append(
-                    CaseWatcher(
-                        case_id=step.case.pk,
-                        user_id=user_id,
-                        access=WatcherAccess.FULL,
-                        added_at=batch.now,
-                    )
-                )
-    if removed:
-        CaseWatcher.objects.filter(pk__in=removed).delete()
-    if upgraded:
-        CaseWatcher.objects.filter(pk__in=upgraded).update(
-            access=WatcherAccess.FULL, added_at=batch.now
-        )
-    for watcher in CaseWatcher.objects.bulk_create(added):
-        batch.watchers[(watcher.case_id, watcher.user_id)] = watcher.pk
+                added.append((step.case.pk, user_id, WatcherAccess.FULL.value, batch.now))
+    # Watcher rows are referred to by nothing and watched by no signal: plain statements.
+    delete_in(CaseWatcher, "id", removed)
+    update_in(
+        CaseWatcher, {"access": WatcherAccess.FULL.value, "added_at": batch.now}, "id", upgraded
+    )
+    for (case_id, user_id, *_), pk in zip(
+        added, _WATCHERS.writer().insert_returning_ids(added), strict=True
+    ):
+        batch.watchers[(case_id, user_id)] = pk
