@@ -27,23 +27,31 @@ def oversees_units(user: User) -> bool:
     return Membership.objects.filter(user=user).exclude(role=Role.AGENT).exists()
 
 
+# An option of a select: its value and what it shows.
+Choice = tuple[int, str]
+
+
 @dataclass
 class InboxFilterOptions:
-    programs: list[Program]
-    case_types: list[CaseType]
-    units: list[Unit]
+    programs: list[Choice]
+    case_types: list[Choice]
+    units: list[Choice]
 
 
 def inbox_filter_options(user: User) -> InboxFilterOptions:
     """What the inbox's filters offer: active programs and their case types, and the units the
-    user belongs to with everything below them (every unit for a superuser)."""
+    user belongs to with everything below them (every unit for a superuser).
+
+    Read as plain pairs: an administrator's list holds every unit, hundreds of them, and model
+    instances of each cost more than the page's own query (issue #3).
+    """
     units = Unit.objects.filter(is_active=True) if user.is_superuser else units_reachable_by(user)
+    case_types = CaseType.objects.filter(program__is_active=True, is_active=True)
     return InboxFilterOptions(
-        programs=list(Program.objects.filter(is_active=True)),
-        case_types=list(
-            CaseType.objects.filter(program__is_active=True, is_active=True).select_related(
-                "program"
-            )
-        ),
-        units=list(units.order_by("path")),
+        programs=list(Program.objects.filter(is_active=True).values_list("pk", "name")),
+        case_types=[
+            (pk, f"{name} ({program})")
+            for pk, name, program in case_types.values_list("pk", "name", "program__name")
+        ],
+        units=list(units.order_by("path").values_list("pk", "name")),
     )

@@ -1,12 +1,15 @@
-"""Template helpers: deadlines in words, status chips, phone numbers, query strings."""
+"""Template helpers: deadlines in words, status chips, inbox rows, phone numbers, query strings."""
 
 from datetime import datetime, timedelta
+from html import escape as escape_html
 
 import phonenumbers
 from django import template
 from django.http import QueryDict
+from django.template.defaultfilters import date as date_filter
+from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from caseloop.cases.models import Case, format_case_number
 
@@ -48,6 +51,54 @@ def status_chip(case: Case, now: datetime) -> SafeString:
     return format_html('<span class="chip chip--{}">{}</span>', status.value, status.label)
 
 
+# A case id no page shows, put into the case page's URL once per rendering and replaced by each
+# row's id: reversing the URL for each of fifty rows took a millisecond.
+_ID_PLACEHOLDER = 987654321987
+_INBOX_ROW = (
+    "<tr>"
+    '<td data-label="Case"><a class="case-link" href="{}"><span class="case-number">{}</span>'
+    ' <span class="case-subject">{}</span></a></td>'
+    '<td data-label="Customer">{}</td>'
+    '<td data-label="Type">{}<span class="muted"> · {}</span></td>'
+    '<td data-label="Status">{}</td>'
+    '<td data-label="Owner">{}</td>'
+    '<td data-label="Due">{}</td>'
+    "</tr>"
+)
+
+
+@register.simple_tag(takes_context=True)
+def inbox_row(context: template.Context, case: Case, now: datetime) -> SafeString:
+    """One row of the inbox: number and subject linked to the case, customer, type and unit,
+    status, owner, and the time left, how late it is, or when it closed.
+
+    Written in one call rather than as template markup: fifty rows of a dozen variables and
+    tags each took 7 ms, a quarter of the page's 30 ms budget (issue #3). Every value is
+    escaped by ``format_html``.
+    """
+    href = context.render_context.get("inbox_row_href")
+    if href is None:
+        href = reverse("web:case", args=[_ID_PLACEHOLDER]).split(str(_ID_PLACEHOLDER))
+        context.render_context["inbox_row_href"] = href
+    if case.is_open:
+        due = due_in(case.resolve_due_at, now)
+    else:
+        closed_on = date_filter(case.closed_at, "j M")
+        due = format_html('<span class="due due--none">Closed {}</span>', closed_on)
+    return format_html(
+        _INBOX_ROW,
+        f"{href[0]}{case.pk}{href[1]}",
+        case.number,
+        case.subject,
+        case.customer,
+        case.case_type.name,
+        case.unit.name,
+        status_chip(case, now),
+        case.owner or "Unassigned",
+        due,
+    )
+
+
 @register.filter
 def phone_display(e164: str) -> str:
     """An E.164 number in its international written form (``+1 202-555-0143``)."""
@@ -58,6 +109,22 @@ def phone_display(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+@register.simple_tag
+def select_options(choices: list[tuple[int, str]], selected: int | None) -> SafeString:
+    """The ``<option>`` elements of ``choices``, ``selected`` marked.
+
+    Joined here with the standard library's escaping: an administrator's hundreds of units took
+    longer than the page's query as a template loop, and still 5 ms through ``format_html``.
+    """
+    options = (
+        f'<option value="{int(value)}"{" selected" if value == selected else ""}>'
+        f"{escape_html(label)}</option>"
+        for value, label in choices
+    )
+    # Safe: the values are integers and every label is escaped above.
+    return mark_safe("".join(options))  # noqa: S308
 
 
 @register.simple_tag

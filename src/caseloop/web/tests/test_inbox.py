@@ -61,6 +61,41 @@ def test_row_shows_number_customer_type_status_owner_and_time_left(
         assert text in html
 
 
+def test_row_links_the_case_and_shows_user_written_text_as_text(
+    login: Login, cast: Cast, now: datetime
+) -> None:
+    customer = make_customer(name="<script>alert(1)</script> & Co")
+    case = make_case(
+        program=cast.program,
+        unit=cast.store,
+        owner=cast.owner,
+        customer=customer,
+        subject='Broken "kettle" <b>again</b>',
+        now=now,
+    )
+    html = login("owner").get(INBOX).content.decode()
+    assert f'href="{reverse("web:case", args=[case.pk])}"' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
+    assert "Broken &quot;kettle&quot; &lt;b&gt;again&lt;/b&gt;" in html
+    assert "<script>alert(1)" not in html
+
+
+def test_closed_case_row_shows_the_day_it_closed(login: Login, cast: Cast, clock: datetime) -> None:
+    close(cast, cast.case, clock)
+    html = login("owner").get(INBOX + "?status=closed").content.decode()
+    assert f'<span class="due due--none">Closed {clock:%-d %b}</span>' in html
+    assert '<span class="chip chip--closed">Closed</span>' in html
+
+
+def test_unit_filter_offers_the_units_below_with_the_chosen_one_selected(
+    login: Login, cast: Cast
+) -> None:
+    kiosk = make_unit(parent=cast.store, name="Kiosk <north> & co")
+    html = login("manager").get(INBOX + f"?unit={kiosk.pk}").content.decode()
+    assert f'<option value="{kiosk.pk}" selected>Kiosk &lt;north&gt; &amp; co</option>' in html
+    assert f'<option value="{cast.store.pk}">{cast.store.name}</option>' in html
+
+
 def test_late_case_shows_how_long_it_is_overdue(client: Client, cast: Cast, now: datetime) -> None:
     with time_machine.travel(now + timedelta(days=4, hours=2), tick=False):
         client.force_login(cast.owner)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from caseloop.cases.models import Case
-from caseloop.cases.queries import InboxTab, count_by_display_status, inbox_page
+from caseloop.cases.queries import InboxTab, count_by_display_status, inbox_rows
 from caseloop.web.choices import inbox_filter_options, oversees_units
 from caseloop.web.errors import web_view
 from caseloop.web.forms import PAGE_SIZES, InboxQueryForm, SortOrder
@@ -63,7 +63,7 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     oversees = oversees_units(request.user)
     filters = query.filters(default_tab=InboxTab.UNITS if oversees else InboxTab.MINE)
     size, number = query.page_size, query.page_number
-    rows = inbox_page(
+    rows = inbox_rows(
         request.user,
         filters,
         now,
