@@ -52,19 +52,35 @@ def test_queries_on_responses_use_an_index(survey: Survey, now: datetime) -> Non
         assert index in plan or (index.endswith("external_ref") and unique in plan), plan
 
 
-def test_an_import_gives_back_the_garbage_collector_and_the_page_cache(
+def test_an_import_gives_back_the_garbage_collector_the_page_cache_and_the_checkpoints(
     survey: Survey, now: datetime
 ) -> None:
-    def cache_size() -> object:
+    def settings() -> list[object]:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size")
-            return cursor.fetchone()
+            cache = cursor.fetchone()
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            return [cache, cursor.fetchone()]
 
-    before = cache_size() if connection.vendor == "sqlite" else None
+    before = settings() if connection.vendor == "sqlite" else None
     _alerted(survey, now)
     assert gc.isenabled()
     if connection.vendor == "sqlite":
-        assert cache_size() == before
+        assert settings() == before
+
+
+def test_the_log_is_checkpointed_less_often_only_during_an_import(db: None) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("a setting of SQLite's write-ahead log")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        (before,) = cursor.fetchone()
+        with import_connection():
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            (during,) = cursor.fetchone()
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        (after,) = cursor.fetchone()
+    assert during > before == after
 
 
 def test_the_garbage_collector_is_off_only_during_an_import(db: None) -> None:
