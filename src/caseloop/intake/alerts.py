@@ -162,3 +162,39 @@ def first_alert(rules: Sequence[LoadedRule], context: RuleContext) -> Alert | No
             values = referenced_values(loaded.compiled, context)
             return Alert(loaded.rule, {k: _json_safe(v) for k, v in values.items()})
     return None
+
+
+# Enough for every combination of a survey's scores and flags; past it, rules are evaluated.
+_MAX_REMEMBERED = 10_000
+
+
+class RememberedAlerts:
+    """``first_alert`` remembered by the values the rules read: responses repeat the same few
+    scores and flags, so an import of 100,000 responses has a few hundred combinations to
+    evaluate instead of 200,000 rule runs (issue #4). Rules are pure functions of the names
+    they mention (the rule language has no clock, no I/O), so the same values give the same
+    alert. Values that cannot be a dictionary key (``answers``, a list answer) are evaluated
+    every time."""
+
+    def __init__(self, rules: Sequence[LoadedRule]) -> None:
+        self.rules = rules
+        self._names = sorted({name for loaded in rules for name in loaded.compiled.variables})
+        self._outcomes: dict[tuple[object, ...], Alert | RuleError | None] = {}
+
+    def first_alert(self, context: RuleContext) -> Alert | None:
+        # The type is part of the key: True == 1 and 6 == 6.0 must not share an outcome.
+        key = tuple((type(value), value) for value in map(context.get, self._names))
+        try:
+            outcome = self._outcomes.get(key, _MISSING)
+        except TypeError:
+            return first_alert(self.rules, context)
+        if outcome is _MISSING:
+            try:
+                outcome = first_alert(self.rules, context)
+            except RuleError as exc:
+                outcome = exc
+            if len(self._outcomes) < _MAX_REMEMBERED:
+                self._outcomes[key] = outcome
+        if isinstance(outcome, RuleError):
+            raise RuleError(outcome.message, field=outcome.field)
+        return outcome  # type: ignore[return-value]

@@ -13,9 +13,12 @@ bulk-opened case with one opened by ``open_case`` field by field, so a change to
 made to the other fails there.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from django.db import models
+from django.db.models.base import ModelState
 
 from caseloop.bulkrows import Table
 from caseloop.cases.models import (
@@ -266,6 +269,30 @@ def open_cases_unsafe_outside_transaction(
     _add_people_tasks_and_events(program, planned, at=at, cache=cache)
 
 
+class _Unsaved:
+    """Unsaved instances of ``model`` for reading only, built from a template instance's field
+    values: ``Model.__init__`` sets each of a case's 30 fields through its descriptor, which
+    cost more per alert case than writing the case (issue #4). Every field has a value (the
+    template's default unless given), so reading any of them never queries; related objects
+    given are cached as ``Model.__init__`` would cache them. The template's mutable defaults
+    are shared between the instances: they are for reading."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+        self.template = {k: v for k, v in model().__dict__.items() if k != "_state"}
+
+    def __call__(
+        self, related: Mapping[str, models.Model | None], **values: object
+    ) -> models.Model:
+        instance = self.model.__new__(self.model)
+        attributes = instance.__dict__
+        attributes.update(self.template)
+        attributes.update(values)
+        state = attributes["_state"] = ModelState()
+        state.fields_cache = dict(related)
+        return instance
+
+
 def _add_people_tasks_and_events(
     program: Program, planned: Sequence[PlannedCase], *, at: datetime, cache: UnitCache
 ) -> None:
@@ -296,25 +323,30 @@ def _add_people_tasks_and_events(
     event_table = Table(CaseEvent, ("case_id", "actor_id", "kind", "data", "created_at"))
     event_ids = event_table.insert_returning_ids(events)
     # Unsaved instances carry what the notifications read (the case as its people are told).
-    notify_case_events(
-        [
-            CaseEvent(
-                pk=event_id,
-                case=Case(
-                    pk=p.case_id,
-                    program=program,
-                    unit=p.response.unit,
-                    owner=p.assignment.owner,
-                    customer_id=p.customer.pk,  # type: ignore[union-attr]
-                    subject=p.subject,
-                    status=Status.NEW,
-                    priority=p.alert.rule.priority,
-                    resolve_due_at=p.deadlines.resolve_due_at if p.deadlines else None,
-                ),
+    new_case, new_event = _Unsaved(Case), _Unsaved(CaseEvent)
+    notices = []
+    for p, event, event_id in zip(planned, events, event_ids, strict=True):
+        owner = p.assignment.owner
+        case = new_case(
+            {"program": program, "unit": p.response.unit, "owner": owner},
+            id=p.case_id,
+            program_id=program.pk,
+            unit_id=p.response.unit.pk,
+            owner_id=owner.pk if owner else None,
+            customer_id=p.customer.pk,  # type: ignore[union-attr]
+            subject=p.subject,
+            status=Status.NEW,
+            priority=p.alert.rule.priority,
+            resolve_due_at=p.deadlines.resolve_due_at if p.deadlines else None,
+        )
+        notices.append(
+            new_event(
+                {"case": case},
+                id=event_id,
+                case_id=p.case_id,
                 kind=EventKind.CREATED,
                 data=event[3],
                 created_at=at,
             )
-            for p, event, event_id in zip(planned, events, event_ids, strict=True)
-        ]
-    )
+        )
+    notify_case_events(notices)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from django.utils import timezone
 from caseloop.bulkrows import Table, select_in
 from caseloop.cases.models import Case
 from caseloop.errors import InvalidInput
-from caseloop.intake.alerts import Alert, RuleContext, first_alert, load_rules, unit_path
+from caseloop.intake.alerts import Alert, RememberedAlerts, RuleContext, load_rules, unit_path
 from caseloop.intake.bulk import batch_garbage_collection, import_connection
 from caseloop.intake.matching import (
     CustomerRef,
@@ -47,6 +47,7 @@ from caseloop.intake.records import (
     check_record,
 )
 from caseloop.intake.services.permissions import require
+from caseloop.intake.textrows import TextRowChecker
 from caseloop.org.models import Unit, User
 from caseloop.programs.models import Program
 from caseloop.programs.rules import RuleError
@@ -110,6 +111,7 @@ class IntakeSession:
             intake.default_source if intake else "survey"
         )
         self.rules = load_rules(program)
+        self.alerts = RememberedAlerts(self.rules)
         self._shaper = Shaper(self.mapping)
         self.units: dict[str, Unit] = {}
         self._absent_codes: set[str] = set()
@@ -117,6 +119,7 @@ class IntakeSession:
         self._paths: dict[int, str] = {}
         self._sources_with_cases: dict[str, bool] = {}
         self.cache = UnitCache()
+        self._text_rows: dict[str, TextRowChecker] = {}
 
     def _load_units(self, codes: Iterable[str]) -> None:
         wanted = {c for c in codes if c not in self.units and c not in self._absent_codes}
@@ -149,12 +152,22 @@ class IntakeSession:
     def prepare(
         self, records: Sequence[IncomingRecord], now: datetime, region: str
     ) -> list[Checked]:
-        """Every record shaped and checked on its own; reads no database (see ``resolve``)."""
+        """Every record shaped and checked on its own; reads no database (see ``resolve``).
+        CSV rows go through the quick check first, and the full one only when it gives up."""
         shape, source = self._shaper.shape, self.default_source
-        return [
-            check_record(r, shape(r), default_source=source, now=now, region=region)
-            for r in records
-        ]
+        text_rows = self._text_rows.get(region)
+        if text_rows is None:
+            text_rows = self._text_rows[region] = TextRowChecker(
+                self._shaper, default_source=source, region=region
+            )
+        quick = text_rows.check
+        checked = []
+        for r in records:
+            item = quick(r, now) if r.from_text else None
+            if item is None:
+                item = check_record(r, shape(r), default_source=source, now=now, region=region)
+            checked.append(item)
+        return checked
 
     def resolve(self, checked: Sequence[Checked]) -> tuple[list[ResponseInput], list[RowProblem]]:
         """The checked records with their units looked up: the good responses, and every
@@ -412,8 +425,8 @@ def _evaluate(
         return alerts, problems
     for response in responses:
         try:
-            alert = first_alert(
-                session.rules, RuleContext(response, session.path_of(response.unit))
+            alert = session.alerts.first_alert(
+                RuleContext(response, session.path_of(response.unit))
             )
         except RuleError as exc:
             problems.append(RowProblem(response.row, "answers", exc.message))
