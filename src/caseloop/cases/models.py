@@ -172,9 +172,14 @@ class Case(models.Model):
         return self.is_open and self.resolve_due_at is not None and self.resolve_due_at <= now
 
     def display_status(self, now: datetime) -> DisplayStatus:
-        if self.is_overdue(now):
-            return DisplayStatus.OVERDUE
-        return DisplayStatus(self.status)
+        return display_status_of(self.status, self.resolve_due_at, now)
+
+
+def display_status_of(status: str, resolve_due_at: datetime | None, now: datetime) -> DisplayStatus:
+    """What a case shows as its status: an open case past its resolve deadline is Overdue."""
+    if status != Status.CLOSED and resolve_due_at is not None and resolve_due_at <= now:
+        return DisplayStatus.OVERDUE
+    return DisplayStatus(status)
 
 
 class InConstants(In):

@@ -25,11 +25,16 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.email or self.phone or f"Customer {self.pk}"
+        return customer_label(self.pk, self.name, self.email, self.phone)
 
     @property
     def has_contact(self) -> bool:
         return bool(self.email or self.phone)
+
+
+def customer_label(pk: int | None, name: str, email: str, phone: str) -> str:
+    """How a customer is named on a page: their name, else how to reach them, else their id."""
+    return name or email or phone or f"Customer {pk}"
 
 
 class Transaction(models.Model):

@@ -22,7 +22,12 @@ class User(AbstractUser):
         db_table = "org_user"
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return user_label(self.first_name, self.last_name, self.username)
+
+
+def user_label(first_name: str, last_name: str, username: str) -> str:
+    """How a person is named on a page: their full name, else their user name."""
+    return f"{first_name} {last_name}".strip() or username
 
 
 class Unit(models.Model):

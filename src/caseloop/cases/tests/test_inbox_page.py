@@ -20,10 +20,12 @@ from caseloop.cases.queries import (
     inbox_cases,
     inbox_page,
     inbox_page_query,
+    inbox_rows,
     visible_cases,
 )
 from caseloop.cases.tests.factories import make_case
 from caseloop.conftest import Cast
+from caseloop.customers.models import Customer
 from caseloop.org.models import Unit, User
 from caseloop.org.queries import units_reachable_by
 from caseloop.org.tests.factories import make_unit
@@ -167,6 +169,54 @@ def test_least_urgent_first_is_the_exact_reverse(
         for offset in range(0, len(expected) + 3, 3)
     ]
     assert [case.pk for rows in pages for case in rows] == expected
+
+
+@pytest.mark.parametrize("make_filters", FILTERS[:5])
+def test_inbox_rows_show_the_pages_cases_as_their_pages_name_them(
+    inbox: Inbox, make_filters: Callable[[Inbox], InboxFilters]
+) -> None:
+    filters = make_filters(inbox)
+    # Customers named by their email, by their phone, and an unassigned case, among the rows.
+    listed = inbox_page(inbox.manager, filters, inbox.now, limit=50)
+    Customer.objects.filter(pk=listed[0].customer_id).update(name="")
+    Customer.objects.filter(pk=listed[-1].customer_id).update(name="", email="")
+    Case.objects.filter(pk=listed[len(listed) // 2].pk).update(owner=None)
+    cases = inbox_page(inbox.manager, filters, inbox.now, limit=50)
+    rows = inbox_rows(inbox.manager, filters, inbox.now, limit=50)
+    assert {"", str(cases[-1].customer.phone)} <= {row.owner for row in rows} | {
+        row.customer for row in rows
+    }
+    assert [
+        (
+            row.pk,
+            row.number,
+            row.subject,
+            row.customer,
+            row.case_type,
+            row.unit,
+            row.owner,
+            row.is_open,
+            row.display_status(inbox.now),
+            row.resolve_due_at,
+            row.closed_at,
+        )
+        for row in rows
+    ] == [
+        (
+            case.pk,
+            case.number,
+            case.subject,
+            str(case.customer),
+            case.case_type.name,
+            case.unit.name,
+            str(case.owner) if case.owner else "",
+            case.is_open,
+            case.display_status(inbox.now),
+            case.resolve_due_at,
+            case.closed_at,
+        )
+        for case in cases
+    ]
 
 
 def test_units_tab_fixture_mixes_what_the_order_must_handle(inbox: Inbox) -> None:

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from caseloop.cases.models import Case, format_case_number
+from caseloop.cases.queries import InboxRow
 
 register = template.Library()
 
@@ -45,7 +46,7 @@ def due_in(due: datetime | None, now: datetime) -> SafeString:
 
 
 @register.simple_tag
-def status_chip(case: Case, now: datetime) -> SafeString:
+def status_chip(case: Case | InboxRow, now: datetime) -> SafeString:
     """The case's display status (an open case past its deadline shows as Overdue)."""
     status = case.display_status(now)
     return format_html('<span class="chip chip--{}">{}</span>', status.value, status.label)
@@ -68,7 +69,7 @@ _INBOX_ROW = (
 
 
 @register.simple_tag(takes_context=True)
-def inbox_row(context: template.Context, case: Case, now: datetime) -> SafeString:
+def inbox_row(context: template.Context, case: InboxRow, now: datetime) -> SafeString:
     """One row of the inbox: number and subject linked to the case, customer, type and unit,
     status, owner, and the time left, how late it is, or when it closed.
 
@@ -91,8 +92,8 @@ def inbox_row(context: template.Context, case: Case, now: datetime) -> SafeStrin
         case.number,
         case.subject,
         case.customer,
-        case.case_type.name,
-        case.unit.name,
+        case.case_type,
+        case.unit,
         status_chip(case, now),
         case.owner or "Unassigned",
         due,

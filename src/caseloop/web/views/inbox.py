@@ -8,8 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from caseloop.cases.models import Case
-from caseloop.cases.queries import InboxTab, count_by_display_status, inbox_rows
+from caseloop.cases.queries import InboxRow, InboxTab, count_by_display_status, inbox_rows
 from caseloop.web.choices import inbox_filter_options, oversees_units
 from caseloop.web.errors import web_view
 from caseloop.web.forms import PAGE_SIZES, InboxQueryForm, SortOrder
@@ -25,7 +24,7 @@ TAB_LABELS = {
 
 @dataclass
 class InboxPage:
-    rows: list[Case]
+    rows: list[InboxRow]
     number: int
     size: int
     has_next: bool
