@@ -253,7 +253,8 @@ def _whole_pages(
     report: Report, owners: list[User], managers: list[User], admins: list[User], context: Context
 ) -> None:
     """The inbox as a browser gets it: its ``GET`` through every middleware (session, user,
-    CSRF), the view, its page and chip queries, and the rendered HTML of 50 rows. The time is
+    CSRF), the view, its queries and the rendered HTML of 50 rows; then the request for the
+    counts of its status chips, which the page sends once it shows. The time is
     the server's own (the request is not sent over a socket) and the clock is the real one, so
     the counts of late cases differ a little from the other figures'."""
     # Production serves hashed static file names from a manifest that collectstatic writes.
@@ -264,9 +265,15 @@ def _whole_pages(
         ("web_units_admin", admins, "units"),
     ]
     for name, users, tab in plans:
-        calls = [partial(_get_inbox, _client_of(user), tab) for user in users]
+        clients = [_client_of(user) for user in users]
+        calls = [partial(_get, client, "web:inbox", tab) for client in clients]
         timings = time_calls(calls, context.rounds(WEB_ROUNDS))
         report.figures.update(latency_figures(name, flatten(timings), TARGET_P95))
+        # The counts on the status chips, which the page asks for once it shows.
+        calls = [partial(_get, client, "web:inbox_chips", tab) for client in clients]
+        timings = time_calls(calls, context.rounds(WEB_ROUNDS))
+        chips_name = name.replace("web_", "web_chips_")
+        report.figures.update(latency_figures(chips_name, flatten(timings), TARGET_P95))
 
 
 def _client_of(user: User) -> Client:
@@ -275,10 +282,10 @@ def _client_of(user: User) -> Client:
     return client
 
 
-def _get_inbox(client: Client, tab: str) -> None:
-    response = client.get(reverse("web:inbox"), {"tab": tab, "per_page": PAGE_SIZE})
+def _get(client: Client, view: str, tab: str) -> None:
+    response = client.get(reverse(view), {"tab": tab, "per_page": PAGE_SIZE})
     if response.status_code != 200:
-        raise RuntimeError(f"The inbox, tab {tab}, answered {response.status_code}")
+        raise RuntimeError(f"{view}, tab {tab}, answered {response.status_code}")
 
 
 def _sample_owners(rng: random.Random) -> tuple[list[User], list[int]]:

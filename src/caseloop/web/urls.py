@@ -6,6 +6,7 @@ app_name = "web"
 
 urlpatterns = [
     path("", inbox.inbox, name="inbox"),
+    path("inbox/chips/", inbox.inbox_chips, name="inbox_chips"),
     path("search/", search.search, name="search"),
     path("cases/<int:case_id>/", case.case_detail, name="case"),
     path(

@@ -8,7 +8,6 @@ from django import template
 from django.http import QueryDict
 from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from caseloop.cases.models import Case, format_case_number
@@ -29,19 +28,22 @@ def span_in_words(span: timedelta) -> str:
     return f"{minutes}m"
 
 
+# The inbox shows these for each of its rows: they are written with the standard library's
+# escaping and plain strings, which is several times faster than ``format_html`` (issue #3).
+
+
 @register.simple_tag
 def due_in(due: datetime | None, now: datetime) -> SafeString:
     """How long until ``due``, or how long it is late, as a ``<time>`` with the exact moment."""
     if due is None:
-        return format_html('<span class="due due--none">No deadline</span>')
+        return mark_safe('<span class="due due--none">No deadline</span>')
     late = due < now
     words = span_in_words(due - now) + (" overdue" if late else " left")
-    return format_html(
-        '<time class="due {}" datetime="{}" title="{}">{}</time>',
-        "due--late" if late else "due--ok",
-        due.isoformat(),
-        due.strftime("%a %d %b %Y, %H:%M %Z"),
-        words,
+    moment = escape_html(due.strftime("%a %d %b %Y, %H:%M %Z"))
+    # Safe: every part is a computed date, escaped above, or a constant.
+    return mark_safe(  # noqa: S308
+        f'<time class="due {"due--late" if late else "due--ok"}" datetime="{due.isoformat()}"'
+        f' title="{moment}">{words}</time>'
     )
 
 
@@ -49,23 +51,13 @@ def due_in(due: datetime | None, now: datetime) -> SafeString:
 def status_chip(case: Case | InboxRow, now: datetime) -> SafeString:
     """The case's display status (an open case past its deadline shows as Overdue)."""
     status = case.display_status(now)
-    return format_html('<span class="chip chip--{}">{}</span>', status.value, status.label)
+    label = escape_html(str(status.label))
+    return mark_safe(f'<span class="chip chip--{status.value}">{label}</span>')  # noqa: S308
 
 
 # A case id no page shows, put into the case page's URL once per rendering and replaced by each
 # row's id: reversing the URL for each of fifty rows took a millisecond.
 _ID_PLACEHOLDER = 987654321987
-_INBOX_ROW = (
-    "<tr>"
-    '<td data-label="Case"><a class="case-link" href="{}"><span class="case-number">{}</span>'
-    ' <span class="case-subject">{}</span></a></td>'
-    '<td data-label="Customer">{}</td>'
-    '<td data-label="Type">{}<span class="muted"> · {}</span></td>'
-    '<td data-label="Status">{}</td>'
-    '<td data-label="Owner">{}</td>'
-    '<td data-label="Due">{}</td>'
-    "</tr>"
-)
 
 
 @register.simple_tag(takes_context=True)
@@ -74,8 +66,8 @@ def inbox_row(context: template.Context, case: InboxRow, now: datetime) -> SafeS
     status, owner, and the time left, how late it is, or when it closed.
 
     Written in one call rather than as template markup: fifty rows of a dozen variables and
-    tags each took 7 ms, a quarter of the page's 30 ms budget (issue #3). Every value is
-    escaped by ``format_html``.
+    tags each took 7 ms, a quarter of the page's 30 ms budget (issue #3). Every text is
+    escaped here.
     """
     href = context.render_context.get("inbox_row_href")
     if href is None:
@@ -84,19 +76,19 @@ def inbox_row(context: template.Context, case: InboxRow, now: datetime) -> SafeS
     if case.is_open:
         due = due_in(case.resolve_due_at, now)
     else:
-        closed_on = date_filter(case.closed_at, "j M")
-        due = format_html('<span class="due due--none">Closed {}</span>', closed_on)
-    return format_html(
-        _INBOX_ROW,
-        f"{href[0]}{case.pk}{href[1]}",
-        case.number,
-        case.subject,
-        case.customer,
-        case.case_type,
-        case.unit,
-        status_chip(case, now),
-        case.owner or "Unassigned",
-        due,
+        closed_on = escape_html(date_filter(case.closed_at, "j M"))
+        due = f'<span class="due due--none">Closed {closed_on}</span>'
+    subject, customer = escape_html(case.subject), escape_html(case.customer)
+    case_type, unit = escape_html(case.case_type), escape_html(case.unit)
+    owner = escape_html(case.owner or "Unassigned")
+    # Safe: the URL is ours with an integer id, the texts are escaped, the chips built above.
+    return mark_safe(  # noqa: S308
+        f'<tr><td data-label="Case"><a class="case-link" href="{href[0]}{case.pk}{href[1]}">'
+        f'<span class="case-number">{case.number}</span> <span class="case-subject">{subject}'
+        f'</span></a></td><td data-label="Customer">{customer}</td><td data-label="Type">'
+        f'{case_type}<span class="muted"> · {unit}</span></td><td data-label="Status">'
+        f'{status_chip(case, now)}</td><td data-label="Owner">{owner}</td>'
+        f'<td data-label="Due">{due}</td></tr>'
     )
 
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 Login = Callable[[str], Client]
 INBOX = reverse("web:inbox")
+CHIPS = reverse("web:inbox_chips")
 
 
 def rows(client: Client, query: str = "") -> list[str]:
@@ -137,7 +138,7 @@ def test_status_chips_count_each_status(login: Login, cast: Cast, clock: datetim
     started = make_case(program=cast.program, unit=cast.store, now=clock)
     services.add_note(started, actor=cast.owner, body="Called", now=clock)
     close(cast, make_case(program=cast.program, unit=cast.store, now=clock), clock)
-    response = login("owner").get(INBOX)
+    response = login("owner").get(CHIPS, {"tab": "mine"})
     assert response.context["chips"] == {
         "new": "1",
         "in_progress": "1",
@@ -155,10 +156,58 @@ def test_status_chips_stop_counting_at_the_cap(
     for _ in range(3):
         make_case(program=cast.program, unit=cast.store, now=clock)
     close(cast, make_case(program=cast.program, unit=cast.store, now=clock), clock)
-    page = login("owner").get(INBOX).content.decode()
+    page = login("owner").get(CHIPS, {"tab": "mine"}).content.decode()
     assert 'New <span class="count">2+</span>' in page
     assert 'Open <span class="count">2+</span>' in page
     assert 'Closed <span class="count">1</span>' in page
+
+
+def test_inbox_asks_for_its_chip_counts_once_it_shows(login: Login, cast: Cast) -> None:
+    html = login("manager").get(INBOX + "?status=new&page=2").content.decode()
+    chips = f"{CHIPS}?status=new&amp;tab=units"
+    assert f'<div id="inbox-chips" hx-get="{chips}" hx-trigger="load"' in html
+    assert 'class="count"' not in html
+    # The chips link to their views before the counts arrive.
+    assert 'href="?status=closed"' in html
+
+
+def test_chip_counts_come_without_another_request_for_them(login: Login, cast: Cast) -> None:
+    html = login("manager").get(CHIPS, {"tab": "units", "status": "new"}).content.decode()
+    assert html.lstrip().startswith('<div id="inbox-chips">')
+    assert "hx-get" not in html.split("<nav")[0]
+    assert 'New <span class="count">1</span></a>' in html
+    assert 'href="?tab=units&amp;status=closed"' in html
+
+
+def test_overdue_tab_chip_counts_the_late_cases_one_sees(
+    client: Client, cast: Cast, now: datetime
+) -> None:
+    make_case(program=cast.program, unit=cast.store, now=now + timedelta(days=2))
+    with time_machine.travel(now + timedelta(days=4), tick=False):
+        client.force_login(cast.owner)
+        html = client.get(CHIPS, {"tab": "overdue"}).content.decode()
+    assert 'Overdue <span class="count">1</span>' in html
+
+
+def test_chip_counts_leave_out_cases_out_of_reach(login: Login, cast: Cast) -> None:
+    assert login("outsider").get(CHIPS, {"tab": "units"}).context["chips"]["new"] == "0"
+    assert login("manager").get(CHIPS, {"tab": "units"}).context["chips"]["new"] == "1"
+
+
+def test_chip_counts_need_a_login(client: Client, cast: Cast) -> None:
+    response = client.get(CHIPS, {"tab": "units"})
+    assert response.status_code == 302
+    assert reverse("web:login") in response["Location"]
+
+
+@pytest.mark.parametrize("tab", ["mine", "units", "overdue"])
+def test_chip_counts_are_one_query_after_the_session(
+    client: Client, cast: Cast, django_assert_num_queries: DjangoAssertNumQueries, tab: str
+) -> None:
+    client.force_login(cast.manager)
+    # session, user, the counts
+    with django_assert_num_queries(3):
+        client.get(CHIPS, {"tab": tab})
 
 
 def test_closed_chip_lists_closed_cases_only(login: Login, cast: Cast, clock: datetime) -> None:
@@ -268,8 +317,7 @@ def test_inbox_runs_a_fixed_number_of_queries_whatever_the_page_size(
         program, unit = (other, kiosk) if n % 2 else (cast.program, cast.store)
         make_case(program=program, unit=unit, owner=cast.owner, customer=make_customer(), now=now)
     client.force_login(cast.manager)
-    # session, user, role check, the units of the user (read once), rows, counts, programs,
-    # case types
-    with django_assert_num_queries(8):
+    # session, user, role check, the units of the user (read once), rows, programs, case types
+    with django_assert_num_queries(7):
         response = client.get(INBOX + f"?per_page={size}")
     assert len(response.context["page"].rows) == size

@@ -54,10 +54,10 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     """One page of the inbox in a fixed number of queries, whatever the page size.
 
     Paging reads one row more than it shows to know whether a next page exists, instead of
-    counting every match: the counts on the status chips already say how much there is.
+    counting every match: the status chips say how much there is. Their counts come from
+    ``inbox_chips``, which the page asks for once it shows.
     """
     now = timezone.now()
-    cap = settings.CASELOOP_INBOX_COUNT_CAP
     query = InboxQueryForm(request.GET)
     oversees = oversees_units(request.user)
     filters = query.filters(default_tab=InboxTab.UNITS if oversees else InboxTab.MINE)
@@ -76,7 +76,6 @@ def inbox(request: AuthedRequest) -> HttpResponse:
         "query": query,
         "filters": filters,
         "tabs": [(tab, TAB_LABELS[tab]) for tab in tabs],
-        "chips": chip_labels(count_by_display_status(request.user, filters.tab, now, cap=cap), cap),
         "page": InboxPage(rows=rows[:size], number=number, size=size, has_next=len(rows) > size),
         "options": inbox_filter_options(request.user),
         "page_sizes": PAGE_SIZES,
@@ -84,3 +83,19 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     }
     template = "web/_inbox.html" if wants_fragment(request) else "web/inbox.html"
     return render(request, template, context)
+
+
+@require_GET
+@web_view
+def inbox_chips(request: AuthedRequest) -> HttpResponse:
+    """The status chips of an inbox view with their counts, in one query.
+
+    A request of its own, which the inbox page sends once it shows: the counts are the dearest
+    part of the page, and the rows need not wait for them (issue #3). The page names its tab.
+    """
+    now = timezone.now()
+    cap = settings.CASELOOP_INBOX_COUNT_CAP
+    filters = InboxQueryForm(request.GET).filters(default_tab=InboxTab.MINE)
+    counts = count_by_display_status(request.user, filters.tab, now, cap=cap)
+    context = {"filters": filters, "chips": chip_labels(counts, cap)}
+    return render(request, "web/_inbox_chips.html", context)
