@@ -14,7 +14,7 @@ These names win over a question with the same id, which is then reachable as ``a
 ``unit`` and ``unit_kind`` mean the same as in assignment rules.
 """
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -179,21 +179,32 @@ class RememberedAlerts:
     def __init__(self, rules: Sequence[LoadedRule]) -> None:
         self.rules = rules
         self._names = sorted({name for loaded in rules for name in loaded.compiled.variables})
+        # Rules that read answers only (the usual kind) are keyed without a RuleContext.
+        self._answers_only = not RESERVED_NAMES.intersection(self._names)
         self._outcomes: dict[tuple[object, ...], Alert | RuleError | None] = {}
 
-    def first_alert(self, context: RuleContext) -> Alert | None:
+    def first_alert(self, response: ResponseInput, path_of: Callable[[Unit], str]) -> Alert | None:
+        """``first_alert`` of the rules for ``response``, whose unit's path ``path_of`` gives."""
+        context = None
+        if self._answers_only:
+            values = map(response.answers.get, self._names)
+        else:
+            context = RuleContext(response, path_of(response.unit))
+            values = map(context.get, self._names)
         # The type is part of the key: True == 1 and 6 == 6.0 must not share an outcome.
-        key = tuple((type(value), value) for value in map(context.get, self._names))
+        key = tuple((type(value), value) for value in values)
         try:
             outcome = self._outcomes.get(key, _MISSING)
         except TypeError:
-            return first_alert(self.rules, context)
+            outcome = _MISSING
+            key = None
         if outcome is _MISSING:
+            context = context or RuleContext(response, path_of(response.unit))
             try:
                 outcome = first_alert(self.rules, context)
             except RuleError as exc:
                 outcome = exc
-            if len(self._outcomes) < _MAX_REMEMBERED:
+            if key is not None and len(self._outcomes) < _MAX_REMEMBERED:
                 self._outcomes[key] = outcome
         if isinstance(outcome, RuleError):
             raise RuleError(outcome.message, field=outcome.field)

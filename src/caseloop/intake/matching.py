@@ -55,6 +55,7 @@ class _Directory:
         self.by_external_id: dict[str, CustomerRef] = {}
         self.by_email: dict[str, CustomerRef] = {}
         self.by_phone: dict[str, CustomerRef] = {}
+        self.loaded: dict[object, CustomerRef] = {}
 
     def add(self, customer: CustomerRef) -> None:
         if customer.external_id:
@@ -84,8 +85,12 @@ def _prefer_oldest(table: dict[str, CustomerRef], key: str, customer: CustomerRe
 
 
 def _add_rows(directory: _Directory, rows: Iterable[tuple[object, ...]]) -> None:
+    loaded = directory.loaded
     for pk, external_id, email, phone in rows:
-        directory.add(CustomerRef(pk, external_id, email, phone))  # type: ignore[arg-type]
+        # A customer found by number and again by email is one customer, added once.
+        if pk not in loaded:
+            customer = loaded[pk] = CustomerRef(pk, external_id, email, phone)  # type: ignore[arg-type]
+            directory.add(customer)
 
 
 def _load(directory: _Directory, respondents: Sequence[Respondent]) -> None:
@@ -131,6 +136,10 @@ def plan_customers(
             plan.new.append(customer)
         elif _fill_contact(customer, respondent) and customer.pk is not None:
             plan.filled[customer.pk] = customer
+        elif customer.pk is not None:
+            # A stored customer who gained nothing is already under all of their keys.
+            plan.by_key[key] = customer
+            continue
         directory.add(customer)
         plan.by_key[key] = customer
     for key, respondent in anonymous:

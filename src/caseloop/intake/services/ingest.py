@@ -23,7 +23,7 @@ from django.utils import timezone
 from caseloop.bulkrows import Table, select_in
 from caseloop.cases.models import Case
 from caseloop.errors import InvalidInput
-from caseloop.intake.alerts import Alert, RememberedAlerts, RuleContext, load_rules, unit_path
+from caseloop.intake.alerts import Alert, RememberedAlerts, load_rules, unit_path
 from caseloop.intake.bulk import batch_garbage_collection, import_connection
 from caseloop.intake.matching import (
     CustomerRef,
@@ -423,11 +423,10 @@ def _evaluate(
     problems: list[RowProblem] = []
     if not session.rules:
         return alerts, problems
+    remembered, path_of = session.alerts, session.path_of
     for response in responses:
         try:
-            alert = session.alerts.first_alert(
-                RuleContext(response, session.path_of(response.unit))
-            )
+            alert = remembered.first_alert(response, path_of)
         except RuleError as exc:
             problems.append(RowProblem(response.row, "answers", exc.message))
             continue

@@ -18,7 +18,7 @@ def _rules(*expressions: str) -> list[LoadedRule]:
     ]
 
 
-def _context(**answers: object) -> RuleContext:
+def _response(**answers: object) -> ResponseInput:
     response = ResponseInput(
         row=2,
         source="survey",
@@ -29,7 +29,16 @@ def _context(**answers: object) -> RuleContext:
         transaction=None,
         answers=answers,  # type: ignore[arg-type]
     )
-    return RuleContext(response, "/corp/store-1/")
+    response.unit = "store-1"  # type: ignore[assignment]  # only its path is read
+    return response
+
+
+def _path(unit: object) -> str:
+    return "/corp/store-1/"
+
+
+def _context(**answers: object) -> RuleContext:
+    return RuleContext(_response(**answers), _path(None))
 
 
 def test_the_same_values_fire_the_same_rule_each_time() -> None:
@@ -37,7 +46,7 @@ def test_the_same_values_fire_the_same_rule_each_time() -> None:
     remembered = RememberedAlerts(rules)
     for answers in [{"q_overall": 3}, {"q_overall": 9}, {"q_overall": 3}, {"concern": True}] * 2:
         expected = first_alert(rules, _context(**answers))
-        found = remembered.first_alert(_context(**answers))
+        found = remembered.first_alert(_response(**answers), _path)
         assert _outcome(found) == _outcome(expected)
 
 
@@ -47,20 +56,33 @@ def _outcome(alert: Alert | None) -> tuple[object, ...] | None:
 
 def test_true_and_one_are_not_taken_for_each_other() -> None:
     remembered = RememberedAlerts(_rules("q == 1"))
-    assert remembered.first_alert(_context(q=1)) is not None
-    assert remembered.first_alert(_context(q=True)) is None
-    assert remembered.first_alert(_context(q=1.0)) is not None
+    assert remembered.first_alert(_response(q=1), _path) is not None
+    assert remembered.first_alert(_response(q=True), _path) is None
+    assert remembered.first_alert(_response(q=1.0), _path) is not None
 
 
 def test_a_rule_that_cannot_be_checked_fails_every_response_with_those_values() -> None:
     remembered = RememberedAlerts(_rules("q_overall <= 6"))
     for _ in range(2):
         with pytest.raises(RuleError, match="rule 1"):
-            remembered.first_alert(_context(q_overall="bad"))
+            remembered.first_alert(_response(q_overall="bad"), _path)
 
 
 def test_values_that_cannot_be_remembered_are_evaluated() -> None:
     remembered = RememberedAlerts(_rules("size(answers) > 1", "1 in q_list"))
-    assert remembered.first_alert(_context(a=1, b=2)) is not None
-    assert remembered.first_alert(_context(q_list=[1, 2])).rule.pk == 2
-    assert remembered.first_alert(_context(q_list=[3])) is None
+    assert remembered.first_alert(_response(a=1, b=2), _path) is not None
+    assert remembered.first_alert(_response(q_list=[1, 2]), _path).rule.pk == 2
+    assert remembered.first_alert(_response(q_list=[3]), _path) is None
+
+
+def test_a_rule_on_the_unit_is_decided_per_unit_for_the_same_answers() -> None:
+    remembered = RememberedAlerts(_rules('q <= 6 && unit_path.contains("/north/")'))
+    north, south = _response(q=2), _response(q=2)
+    north.unit, south.unit = "north", "south"  # type: ignore[assignment]
+
+    def path_of(unit: object) -> str:
+        return f"/corp/{unit}/store-1/"
+
+    for _ in range(2):
+        assert remembered.first_alert(north, path_of) is not None
+        assert remembered.first_alert(south, path_of) is None
