@@ -82,6 +82,7 @@ def run(context: Context) -> Report:
     _units_admins(report, _corporate_admins(), now, context)
     _manager_overdue_and_chips(report, managers, now, context)
     _whole_pages(report, owners, managers, _corporate_admins(), context)
+    _case_pages(report, context)
     report.notes.update(
         {
             "owners_sampled": len(owners),
@@ -274,6 +275,35 @@ def _whole_pages(
         timings = time_calls(calls, context.rounds(WEB_ROUNDS))
         chips_name = name.replace("web_", "web_chips_")
         report.figures.update(latency_figures(chips_name, flatten(timings), TARGET_P95))
+
+
+CASE_PAGES = 60
+
+
+def _case_pages(report: Report, context: Context) -> None:
+    """The case page as its owner gets it: ``GET`` of the whole page (customer, deadlines,
+    people, checklist, timeline and every action form) for cases drawn at random, open and
+    closed alike, 5 rounds."""
+    rng = random.Random(context.dataset.seed + 1)
+    last = Case.objects.order_by("-pk").values_list("pk", flat=True)[0]
+    wanted = {rng.randint(1, last) for _ in range(CASE_PAGES * 2)}
+    cases = list(Case.objects.filter(pk__in=wanted, owner__isnull=False).select_related("owner"))
+    cases = cases[:CASE_PAGES]
+    clients: dict[int, Client] = {}
+    calls = []
+    for case in cases:
+        if case.owner_id not in clients:
+            clients[case.owner_id] = _client_of(case.owner)
+        calls.append(partial(_get_case, clients[case.owner_id], case.pk))
+    timings = time_calls(calls, context.rounds(WEB_ROUNDS))
+    report.figures.update(latency_figures("web_case", flatten(timings), TARGET_P95))
+    report.notes["case_pages_sampled"] = len(cases)
+
+
+def _get_case(client: Client, case_id: int) -> None:
+    response = client.get(reverse("web:case", args=[case_id]))
+    if response.status_code != 200:
+        raise RuntimeError(f"The page of case {case_id} answered {response.status_code}")
 
 
 def _client_of(user: User) -> Client:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.forms.renderers import Jinja2
 from django.utils import timezone
 
 from caseloop.cases.models import ContactOutcome, DisplayStatus, WatcherAccess
@@ -80,9 +81,17 @@ def _start_of(day: date | None, days_later: int = 0) -> datetime | None:
     return timezone.make_aware(midnight)
 
 
+# The case page draws up to six action forms at once. Their widgets drawn by Django's own
+# template engine took 10-17 ms of the page at 1,000,000 cases; by Jinja2, which renders the
+# same widget markup (autoescaped), 3-5 ms (issue #3). One renderer: it builds its engine once.
+_ACTION_FORM_RENDERER = Jinja2()
+
+
 class VersionedForm(forms.Form):
     """Every action carries the case version the user saw, so a change made by someone else in
     the meantime is refused instead of silently overwritten."""
+
+    default_renderer = _ACTION_FORM_RENDERER
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
