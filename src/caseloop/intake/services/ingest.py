@@ -247,8 +247,9 @@ def ingest_batches(
     passed on among the result's problems. Reading and checking the next batch in a thread
     while the database writes the current one was tried and measured: with the GIL it made an
     import slower, not faster. While the batches run, the automatic garbage collector is off
-    (young generations are collected after each batch) and SQLite gets a larger page cache;
-    both are restored when the stream ends or is abandoned (``intake.bulk``).
+    (young generations are collected after each batch) and SQLite gets a larger page cache
+    and checkpoints its log less often; all are restored when the stream ends or is abandoned
+    (``intake.bulk``).
     """
     require(actor, "intake.add_surveyresponse")
     _require_active(program)

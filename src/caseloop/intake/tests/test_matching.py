@@ -165,3 +165,33 @@ def test_an_alert_of_a_customer_known_only_by_number_is_flagged_for_contact_deta
 def test_an_alert_of_a_customer_with_an_email_is_not_flagged(survey: Survey, now: datetime) -> None:
     take_in(survey, now, {"email": "reach@example.test"}, concern=True)
     assert Case.objects.get().needs_contact_info is False
+
+
+def test_a_later_row_matches_by_the_email_an_earlier_row_gave_a_stored_customer(
+    survey: Survey, now: datetime
+) -> None:
+    known = make_customer(external_id="C-6", email="", phone="")
+    take_in(
+        survey,
+        now,
+        {"external_id": "C-6", "email": "given@example.test"},
+        {"email": "given@example.test"},
+    )
+    assert Customer.objects.count() == 1
+    assert set(SurveyResponse.objects.values_list("customer_id", flat=True)) == {known.pk}
+
+
+def test_contact_details_two_rows_give_one_stored_customer_are_both_kept(
+    survey: Survey, now: datetime
+) -> None:
+    known = make_customer(external_id="C-7", email="", phone="+12025550199")
+    # Found by number in the first row and by phone in the second: one customer, both fills.
+    take_in(
+        survey,
+        now,
+        {"external_id": "C-7", "email": "seven@example.test"},
+        {"phone": "+12025550199", "email": "other@example.test"},
+    )
+    known.refresh_from_db()
+    assert (known.email, known.phone) == ("seven@example.test", "+12025550199")
+    assert Customer.objects.count() == 1
