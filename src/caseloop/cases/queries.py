@@ -487,7 +487,7 @@ def count_by_display_status(
     """
     if tab in (InboxTab.OVERDUE, InboxTab.ALL) and user.is_active and not user.is_superuser:
         in_units = Q(unit_id__in=units_reachable_by(user).values("pk"))
-        watched = Q(pk__in=CaseWatcher.objects.filter(user=user).values("case_id"))
+        watched = _watched_by(user)
         parts = [
             Case.objects.filter(in_units),
             Case.objects.filter(owner=user).exclude(in_units),
@@ -542,6 +542,16 @@ def _capped_chip_counts(parts: list[QuerySet[Case]], now: datetime, cap: int) ->
         for label, count in cursor.fetchall():
             totals[labels[label]] += count
     return {chip: min(count, cap + 1) for chip, count in totals.items()}
+
+
+def _watched_by(user: User) -> Q | RawSQL:
+    """The cases ``user`` watches, for a count. PostgreSQL gets ``id = ANY(ARRAY(…))``, so the
+    watcher rows are read first, off ``watcher_by_user``: as a semi-join inside a LIMITed
+    count its planner chose a parallel scan of every watcher row, 10 ms a chip at 1,000,000
+    cases."""
+    watcher_rows = CaseWatcher.objects.filter(user=user).values("case_id")
+    sql, params = watcher_rows.query.sql_with_params()
+    return _among(sql, list(params))
 
 
 def _chip_counts(cases: QuerySet[Case], now: datetime) -> QuerySet[Case]:
