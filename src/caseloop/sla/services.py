@@ -3,7 +3,7 @@
 A case is due for the sweep when its ``next_deadline_at`` has passed. The sweep lists the due
 cases from the partial index ``case_next_deadline_due`` in keyset batches, and handles each
 batch in one transaction with a fixed number of queries (issue #5: a transaction and a dozen
-queries per case took 91 ms a case among 100,000 open cases, ~0.3 ms now; bench/README.md).
+queries per case took 91 ms a case among 100,000 open cases, ~0.4 ms now; bench/README.md).
 It claims the batch by re-reading its cases under a lock and keeps only those *with the same
 ``next_deadline_at`` it listed*: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets a second
 worker pass over the cases the first holds; on SQLite the IMMEDIATE transaction
