@@ -126,6 +126,9 @@ def test_two_worker_processes_sweep_the_same_due_cases_once(
         start(children, tmp_path, f"worker-{n}", ["worker", "--interval", "0.2"], env)
         for n in (1, 2)
     ]
+    # Stopped before it has set up its signal handlers, a worker would die of the SIGTERM.
+    for worker in workers:
+        worker.wait_for("started")
 
     def swept() -> bool:
         finished = PeriodicDuty.objects.filter(name=SWEEP, last_finished_at__gt=before)
