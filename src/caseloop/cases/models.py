@@ -45,7 +45,34 @@ class Source(models.TextChoices):
     SURVEY = "survey", _("Survey alert")
 
 
-class Case(models.Model):
+class CaseState:
+    """A case's number and the status it shows, for a case model and for a case read as plain
+    values (an inbox row) alike."""
+
+    __slots__ = ()
+    pk: int | None
+    status: str
+    resolve_due_at: datetime | None
+
+    @property
+    def number(self) -> str:
+        return format_case_number(self.pk)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.CLOSED
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.is_open and self.resolve_due_at is not None and self.resolve_due_at <= now
+
+    def display_status(self, now: datetime) -> DisplayStatus:
+        """An open case past its resolve deadline shows as Overdue."""
+        if self.is_overdue(now):
+            return DisplayStatus.OVERDUE
+        return DisplayStatus(self.status)
+
+
+class Case(CaseState, models.Model):
     """A customer problem being worked: who owns it, who watches, how late it may be, how it ended.
 
     Status moves New → In Progress (first activity by someone who may act on it) → Closed, and
@@ -159,27 +186,6 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.subject}"
-
-    @property
-    def number(self) -> str:
-        return format_case_number(self.pk)
-
-    @property
-    def is_open(self) -> bool:
-        return self.status != Status.CLOSED
-
-    def is_overdue(self, now: datetime) -> bool:
-        return self.is_open and self.resolve_due_at is not None and self.resolve_due_at <= now
-
-    def display_status(self, now: datetime) -> DisplayStatus:
-        return display_status_of(self.status, self.resolve_due_at, now)
-
-
-def display_status_of(status: str, resolve_due_at: datetime | None, now: datetime) -> DisplayStatus:
-    """What a case shows as its status: an open case past its resolve deadline is Overdue."""
-    if status != Status.CLOSED and resolve_due_at is not None and resolve_due_at <= now:
-        return DisplayStatus.OVERDUE
-    return DisplayStatus(status)
 
 
 class InConstants(In):

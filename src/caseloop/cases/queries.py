@@ -26,12 +26,11 @@ from django.db.models.expressions import RawSQL
 from caseloop.cases.models import (
     OPEN_STATUSES,
     Case,
+    CaseState,
     CaseWatcher,
     DisplayStatus,
     Status,
     WatcherAccess,
-    display_status_of,
-    format_case_number,
 )
 from caseloop.customers.models import customer_label
 from caseloop.errors import Forbidden, NotFound
@@ -248,7 +247,7 @@ def _among(candidates_sql: str, params: list[object]) -> Q | RawSQL:
 
 
 @dataclass(frozen=True, slots=True)
-class InboxRow:
+class InboxRow(CaseState):
     """One case as an inbox row shows it (web/_inbox.html), read as plain values: five model
     instances a row cost more than the page's query (issue #3)."""
 
@@ -262,17 +261,6 @@ class InboxRow:
     unit: str
     # Empty when the case has no owner.
     owner: str
-
-    @property
-    def number(self) -> str:
-        return format_case_number(self.pk)
-
-    @property
-    def is_open(self) -> bool:
-        return self.status != Status.CLOSED
-
-    def display_status(self, now: datetime) -> DisplayStatus:
-        return display_status_of(self.status, self.resolve_due_at, now)
 
 
 _INBOX_ROW_COLUMNS = (
