@@ -31,13 +31,21 @@ def _choices(model: type[ClosingStatus] | type[RootCause], case: Case) -> list[t
     )
 
 
+def people_offered(case: Case) -> list[User]:
+    """Whom the reassign and add-watcher forms offer: the case's people but its owner."""
+    return list(people_for_case(case).exclude(pk=case.owner_id))
+
+
 def action_form(
     name: str,
     case: Case,
     data: QueryDict | None = None,
     files: MultiValueDict | None = None,
+    *,
+    people: list[User] | None = None,
 ) -> Form:
-    """The form of the action ``name`` on ``case``, bound to ``data`` when given."""
+    """The form of the action ``name`` on ``case``, bound to ``data`` when given; ``people``
+    is ``people_offered(case)`` when the caller has read it already."""
     # Ids carry the form's name: the page shows several forms at once.
     common: dict[str, Any] = {"data": data, "auto_id": f"{name}_%s"}
     if name == "note":
@@ -48,12 +56,10 @@ def action_form(
         return web_forms.AttachmentForm(files=files, **common)
     if name == "task":
         return web_forms.TaskForm(**common)
-    if name == "assign":
-        people = people_for_case(case).exclude(pk=case.owner_id)
-        return web_forms.AssignForm(people=people, **common)
-    if name == "watcher":
-        people = people_for_case(case).exclude(pk=case.owner_id)
-        return web_forms.WatcherForm(people=people, **common)
+    if name in ("assign", "watcher"):
+        offered = people_offered(case) if people is None else people
+        person_form = web_forms.AssignForm if name == "assign" else web_forms.WatcherForm
+        return person_form(people=offered, **common)
     if name == "remove_watcher":
         return web_forms.RemoveWatcherForm(**common)
     if name == "close":
@@ -107,7 +113,9 @@ def load_case_page(
     if can_write:
         names = OPEN_CASE_FORMS if case.is_open else CLOSED_CASE_FORMS
         posted = bound or {}
+        people = people_offered(case) if {"assign", "watcher"} & set(names) else []
         page.forms = {
-            name: posted[name] if name in posted else action_form(name, case) for name in names
+            name: posted[name] if name in posted else action_form(name, case, people=people)
+            for name in names
         }
     return page

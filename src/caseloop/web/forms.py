@@ -1,11 +1,11 @@
 """Forms that parse what the browser sent. Business rules live in the services, which report a
 broken rule as a domain error that the view puts back on the form (see ``actions.py``)."""
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.db.models import QuerySet
 from django.forms.renderers import Jinja2
 from django.utils import timezone
 
@@ -131,24 +131,38 @@ class TaskForm(VersionedForm):
     """Ticking or unticking a checklist task; the task is named in the URL."""
 
 
+class _PersonField(forms.TypedChoiceField):
+    """One of the people the page offered, chosen by id; cleaned to the person."""
+
+    def __init__(self, *, label: str) -> None:
+        super().__init__(label=label, coerce=int, empty_value=None)
+
+    def offer(self, people: Sequence[User]) -> None:
+        self.people = {person.pk: person for person in people}
+        self.choices = [("", "Choose a person…"), *((p.pk, str(p)) for p in people)]
+
+    def clean(self, value: Any) -> User | None:
+        person_id = super().clean(value)
+        return None if person_id is None else self.people[person_id]
+
+
 class AssignForm(VersionedForm):
-    """Gives the case to one of the people the page offered."""
+    """Gives the case to one of the people the page offered.
 
-    owner = forms.ModelChoiceField(
-        queryset=User.objects.none(), label="New owner", empty_label="Choose a person…"
-    )
+    The people come as a list, read once for both this form and ``WatcherForm``: a queryset
+    would be read again by each form's select as it is drawn."""
 
-    def __init__(self, *args: Any, people: QuerySet[User], **kwargs: Any) -> None:
+    owner = _PersonField(label="New owner")
+
+    def __init__(self, *args: Any, people: Sequence[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = people  # type: ignore[attr-defined]
+        self.fields["owner"].offer(people)  # type: ignore[attr-defined]
 
 
 class WatcherForm(VersionedForm):
     """Adds one of the people the page offered as a watcher."""
 
-    user = forms.ModelChoiceField(
-        queryset=User.objects.none(), label="Watcher", empty_label="Choose a person…"
-    )
+    user = _PersonField(label="Watcher")
     access = forms.ChoiceField(
         label="Access",
         choices=WatcherAccess.choices,
@@ -156,9 +170,9 @@ class WatcherForm(VersionedForm):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args: Any, people: QuerySet[User], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, people: Sequence[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = people  # type: ignore[attr-defined]
+        self.fields["user"].offer(people)  # type: ignore[attr-defined]
 
 
 class RemoveWatcherForm(VersionedForm):
