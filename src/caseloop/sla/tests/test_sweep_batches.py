@@ -2,6 +2,7 @@
 batch, cases changed by someone else in the meantime left alone, a bad case isolated, and a
 number of queries per batch that does not grow with the cases in it."""
 
+import gc
 import logging
 from datetime import datetime, timedelta
 
@@ -165,3 +166,24 @@ def test_everyone_is_told_under_the_owner_of_the_moment_when_a_step_reassigns(
     assert [owner.email in to for to in overdue.recipients["to"]] == [True]
     assert [manager.email in to for to in escalated.recipients["to"]] == [True]
     assert Case.objects.get(pk=case.pk).owner == manager
+
+
+def test_a_sweep_gives_back_the_page_cache_the_checkpoints_and_the_collector(
+    cast: Cast, now: datetime
+) -> None:
+    make_case(program=cast.program, unit=cast.store, now=now)
+
+    def connection_settings() -> list[object]:
+        if connection.vendor != "sqlite":
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            cache = cursor.fetchone()
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            return [cache, cursor.fetchone()]
+
+    before = connection_settings()
+    result = sweep_deadlines(now=now + THURSDAY + timedelta(hours=1))
+    assert result.cases_marked_overdue == 2
+    assert connection_settings() == before
+    assert gc.get_freeze_count() == 0
