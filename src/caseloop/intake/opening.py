@@ -37,6 +37,7 @@ from caseloop.intake.matching import CustomerRef
 from caseloop.intake.records import ResponseInput, RowProblem
 from caseloop.notify.services import notify_case_events
 from caseloop.org.models import Unit, User
+from caseloop.org.queries import managers_upwards
 from caseloop.programs.models import CaseType, PlaybookStep, Program
 from caseloop.routing.models import AssignmentRule, Strategy
 from caseloop.routing.services import Assignment, choose_owner
@@ -87,12 +88,8 @@ class UnitCache:
             ancestor_ids
         )
         for unit in missing.values():
+            self.managers[unit.pk] = managers_upwards(unit, ancestors)
             line = [ancestors[a] for a in reversed(unit.ancestor_ids) if a in ancestors]
-            chain: list[User] = []
-            for ancestor in line:
-                if ancestor.manager and ancestor.manager not in chain:
-                    chain.append(ancestor.manager)
-            self.managers[unit.pk] = chain
             owner = next((a.owner for a in line if a.owner), None)
             self.owners[unit.pk] = _unit_owner_assignment(owner)
 

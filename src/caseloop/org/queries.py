@@ -1,6 +1,6 @@
 """Reads about the organisation shared by the other apps."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Length, Substr
@@ -39,9 +39,13 @@ def roles_on(user: User, unit: Unit) -> set[str]:
 
 def manager_chain(unit: Unit) -> list[User]:
     """Managers from the unit upwards, nearest first, each once."""
-    ancestors = {
-        u.pk: u for u in Unit.objects.select_related("manager").filter(pk__in=unit.ancestor_ids)
-    }
+    ancestors = Unit.objects.select_related("manager").in_bulk(unit.ancestor_ids)
+    return managers_upwards(unit, ancestors)
+
+
+def managers_upwards(unit: Unit, ancestors: Mapping[int, Unit]) -> list[User]:
+    """``manager_chain`` of ``unit`` from its ancestors read already (with their managers), for
+    callers that read the ancestors of many units in one query."""
     chain: list[User] = []
     for unit_id in reversed(unit.ancestor_ids):
         ancestor = ancestors.get(unit_id)

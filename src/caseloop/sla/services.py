@@ -37,6 +37,7 @@ from caseloop.bulkrows import (
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind, Status, WatcherAccess
 from caseloop.notify.services import notify_case_events
 from caseloop.org.models import Unit, User
+from caseloop.org.queries import managers_upwards
 from caseloop.programs.models import EscalationAction, Program
 from caseloop.sla.calendar import BusinessCalendar
 from caseloop.sla.deadlines import calendars_for_units
@@ -349,15 +350,7 @@ def _manager_chains(units: Sequence[Unit]) -> dict[int, list[User]]:
             pk__in=ancestor_ids
         )
     }
-    chains: dict[int, list[User]] = {}
-    for unit in units:
-        chain: list[User] = []
-        for unit_id in reversed(unit.ancestor_ids):
-            ancestor = ancestors.get(unit_id)
-            if ancestor and ancestor.manager and ancestor.manager not in chain:
-                chain.append(ancestor.manager)
-        chains[unit.pk] = chain
-    return chains
+    return {unit.pk: managers_upwards(unit, ancestors) for unit in units}
 
 
 def _start_escalations(cases: Sequence[Case], now: datetime) -> set[tuple[int, datetime]]:
