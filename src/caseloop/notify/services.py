@@ -14,7 +14,7 @@ from email.utils import formataddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from caseloop.bulkrows import Table, instances, select_in
@@ -314,33 +314,20 @@ _PERSON_COLUMNS = ("id", "username", "first_name", "last_name", "email")
 
 def _active_people(user_ids: Iterable[int]) -> dict[int, User]:
     """The active users among ``user_ids``, with what their addresses need, each marked
-    ``watcher_mail_off`` if they opted out of watcher mail: one query, and no full ``User``
-    through the ORM for each of the hundreds of people a batch of events tells."""
+    ``watcher_mail_off`` if they opted out of watcher mail: no full ``User`` through the ORM
+    for each of the hundreds of people a batch of events tells."""
     ids = [user_id for user_id in user_ids if user_id is not None]
-    quote = connection.ops.quote_name
-    fields = {f.attname: quote(f.column) for f in User._meta.concrete_fields}
-    selected = ", ".join(f"u.{fields[name]}" for name in _PERSON_COLUMNS)
-    preferences = quote(NotificationPreference._meta.db_table)
-    preference_user = quote(NotificationPreference._meta.get_field("user").column)
-    watcher_mail = quote(NotificationPreference._meta.get_field("watcher_mail").column)
+    rows = select_in(User, _PERSON_COLUMNS, "id", ids, equal={"is_active": True})
+    opted_out = {
+        user_id
+        for (user_id,) in select_in(
+            NotificationPreference, ["user_id"], "user_id", ids, equal={"watcher_mail": False}
+        )
+    }
     people: dict[int, User] = {}
-    max_params = (connection.features.max_query_params or 65_535) - 2
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), max_params):
-            chunk = ids[start : start + max_params]
-            # Only quoted model metadata and placeholders are formatted in; values are bound.
-            sql = (
-                f"SELECT {selected}, EXISTS (SELECT 1 FROM {preferences} p "  # noqa: S608
-                f"WHERE p.{preference_user} = u.{fields['id']} AND p.{watcher_mail} = %s) "
-                f"FROM {quote(User._meta.db_table)} u WHERE u.{fields['is_active']} = %s "
-                f"AND u.{fields['id']} IN ({', '.join(['%s'] * len(chunk))})"
-            )
-            cursor.execute(sql, [False, True, *chunk])
-            rows = cursor.fetchall()
-            made = instances(User, _PERSON_COLUMNS, [row[:-1] for row in rows])
-            for user, row in zip(made, rows, strict=True):
-                user.watcher_mail_off = bool(row[-1])
-                people[user.pk] = user
+    for user in instances(User, _PERSON_COLUMNS, rows):
+        user.watcher_mail_off = user.pk in opted_out
+        people[user.pk] = user
     return people
 
 
