@@ -99,7 +99,9 @@ def _report(result: dict[str, object]) -> Report:
     runs = result["sweep_ms"]
     small_runs = result["small_sweep_ms"]
     cpu_runs = result["sweep_cpu_ms"]
+    tell_runs = result["tell_ms"]
     assert isinstance(runs, list) and isinstance(small_runs, list) and isinstance(cpu_runs, list)
+    assert isinstance(tell_runs, list)
     median = statistics.median(runs)
     small_median = statistics.median(small_runs)
     due, small_due = int(result["due"]), int(result["small_due"])  # type: ignore[call-overload]
@@ -113,6 +115,7 @@ def _report(result: dict[str, object]) -> Report:
             "sweep_median": Figure(round(median, 1), "ms", "< 200"),
             "sweep_runs": Figure(" ".join(f"{ms:.0f}" for ms in runs), "ms"),
             "sweep_cpu_median": Figure(round(statistics.median(cpu_runs), 1), "ms"),
+            "telling_median": Figure(round(statistics.median(tell_runs), 1), "ms"),
             "escalated_per_s": Figure(round(escalated / (median / 1000)), "cases/s"),
             "per_due_case": Figure(round(median * 1000 / due, 1), "µs"),
             "index_scan": Figure(round(scan, 2), "ms"),
@@ -131,6 +134,10 @@ def _report(result: dict[str, object]) -> Report:
             "sweep_runs_ms": [round(ms, 1) for ms in runs],
             "small_sweep_runs_ms": [round(ms, 1) for ms in small_runs],
             "sweep_cpu_runs_ms": [round(ms, 1) for ms in cpu_runs],
+            "telling_runs_ms": [round(ms, 1) for ms in tell_runs],
+            "told_events": result["told_events"],
+            "telling": "the worker's next duty after each timed sweep (notify.tell_events): the "
+            "emails, in-app lines and webhook deliveries of the events the sweep queued",
             "load_average_at_end": result["load_average"],
             "escalated_cases": escalated,
             "escalations": result["escalations"],
@@ -585,7 +592,12 @@ def reset() -> None:
     assignments = ", ".join(f"{column} = s.{column}" for column in _CASE_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SELECT name, high FROM {HIGH_WATER}")  # noqa: S608
-        for table, high in cursor.fetchall():
+        highs = dict(cursor.fetchall())
+        # Events the sweep queued and nobody has told yet point at the events about to go.
+        cursor.execute(
+            "DELETE FROM notify_untoldevent WHERE event_id > %s", [highs["cases_caseevent"]]
+        )
+        for table, high in highs.items():
             cursor.execute(f"DELETE FROM {table} WHERE id > %s", [high])  # noqa: S608
         cursor.execute(
             f"DELETE FROM cases_casewatcher WHERE case_id IN (SELECT id FROM {SAVED_CASES})"  # noqa: S608
@@ -618,6 +630,15 @@ def _timed_sweep(now: datetime) -> tuple[float, object]:
 # The CPU time of each timed sweep, in this process (SQLite runs in it): on a machine shared
 # with other work, wall time follows the load and CPU time much less.
 _CPU_MS: list[float] = []
+
+
+def _timed_telling() -> tuple[float, int]:
+    """Tell everyone of what the sweep queued, as the worker's next duty does."""
+    from caseloop.notify.telling import tell_untold_events
+
+    started = time.perf_counter()
+    result = tell_untold_events()
+    return (time.perf_counter() - started) * 1000, result.events_told
 
 
 def _check(result: object, due: int) -> None:
@@ -706,6 +727,8 @@ def main(argv: list[str]) -> int:
         _profile(Path(args.profile))
     reset_times = []
     runs: list[float] = []
+    tell_runs: list[float] = []
+    told = 0
     _CPU_MS.clear()
     for _ in range(args.rounds):
         started = time.perf_counter()
@@ -716,7 +739,12 @@ def main(argv: list[str]) -> int:
         if due_count(SWEEP_NOW):
             raise SystemExit("cases are still due after the sweep")
         runs.append(ms)
-        log(f"sweep: {ms:.0f} ms ({_CPU_MS[-1]:.0f} ms CPU)")
+        tell_ms, told = _timed_telling()
+        tell_runs.append(tell_ms)
+        log(
+            f"sweep: {ms:.0f} ms ({_CPU_MS[-1]:.0f} ms CPU); "
+            f"telling {told:,} events: {tell_ms:.0f} ms"
+        )
     cpu_runs = list(_CPU_MS)
     small_runs: list[float] = []
     for _ in range(args.rounds):
@@ -737,6 +765,8 @@ def main(argv: list[str]) -> int:
                 "escalations": escalations,
                 "sweep_ms": runs,
                 "sweep_cpu_ms": cpu_runs,
+                "tell_ms": tell_runs,
+                "told_events": told,
                 "load_average": os.getloadavg(),
                 "small_sweep_ms": small_runs,
                 "index_scan_ms": scan_ms,
@@ -764,12 +794,17 @@ def _profile(path: Path) -> None:
     import io
     import pstats
 
-    profiler = cProfile.Profile()
-    profiler.runcall(_timed_sweep, SWEEP_NOW)
     text = io.StringIO()
-    stats = pstats.Stats(profiler, stream=text)
-    stats.sort_stats("cumulative").print_stats(60)
-    stats.sort_stats("tottime").print_stats(40)
+    for title, work in (
+        ("THE SWEEP", lambda: _timed_sweep(SWEEP_NOW)),
+        ("THE TELLING", _timed_telling),
+    ):
+        profiler = cProfile.Profile()
+        profiler.runcall(work)
+        text.write(f"==== {title} ====\n")
+        stats = pstats.Stats(profiler, stream=text)
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(40)
     path.write_text(text.getvalue())
 
 

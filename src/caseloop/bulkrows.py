@@ -91,6 +91,11 @@ def _json_adapter(field: models.JSONField) -> Adapter:
 _dumps = _plain_json_dumps()
 
 
+def dumps(value: object) -> str:
+    """``json.dumps(value)`` with the default settings, as Django's JSONField writes it."""
+    return _dumps(value)
+
+
 def _adapter(field: models.Field) -> Adapter:
     if isinstance(field, models.JSONField):
         return _json_adapter(field)
@@ -104,10 +109,13 @@ def _adapter(field: models.Field) -> Adapter:
 
 
 class Table:
-    """Fast inserts into ``model``'s table of rows given as tuples of ``given`` attnames."""
+    """Fast inserts into ``model``'s table of rows given as tuples of ``given`` attnames (the
+    primary key only when given: the database numbers the rows otherwise)."""
 
     def __init__(self, model: type[models.Model], given: Sequence[str]) -> None:
-        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        fields = [
+            f for f in model._meta.concrete_fields if not f.primary_key or f.attname in given
+        ]
         position = {name: index for index, name in enumerate(given)}
         unknown = set(given) - {f.attname for f in fields}
         if not given:
@@ -416,3 +424,88 @@ def fewer_checkpoints(kib: int) -> Iterator[None]:
             # Inside a transaction (a test's) there is nothing committed to copy back yet.
             if not connection.in_atomic_block:
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def new_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` primary keys for new rows of ``model``, to write them with ``INSERT … SELECT``
+    and refer to them in the same transaction. PostgreSQL draws them from the table's sequence;
+    SQLite takes the next ones after the highest ever given, which is safe only while this
+    transaction holds the write lock (an IMMEDIATE transaction that has begun)."""
+    if count <= 0:
+        return []
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, count],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+        quote = connection.ops.quote_name
+        # AUTOINCREMENT tables never give an id twice, even one whose row was deleted.
+        cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = %s", [table])
+        (given,) = cursor.fetchone()
+        cursor.execute(f"SELECT COALESCE(MAX({quote(pk)}), 0) FROM {quote(table)}")  # noqa: S608
+        (highest,) = cursor.fetchone()
+    first = max(given, highest) + 1
+    return list(range(first, first + count))
+
+
+class ScratchTable:
+    """A temporary table of this connection for one transaction's rows, filled at ``executemany``
+    (SQLite) or ``COPY`` (PostgreSQL) speed and then read by ``INSERT … SELECT`` and
+    ``UPDATE`` statements: on SQLite those write 10,000 rows into a large table's indexes three
+    to four times faster than ``executemany`` of the same rows into that table.
+
+    ``columns`` are (name, SQLite type, PostgreSQL type) with the first one the primary key.
+    Values go in as the database stores them (datetimes through ``datetime_adapter``).
+    """
+
+    def __init__(self, name: str, columns: Sequence[tuple[str, str, str]]) -> None:
+        self.name = name
+        self.columns = [column for column, _, _ in columns]
+        self._types = [(sqlite, postgres) for _, sqlite, postgres in columns]
+
+    def fill(self, rows: Sequence[Sequence[object]]) -> None:
+        """Empty the table (creating it if this connection has none) and write ``rows``."""
+        postgres = connection.vendor == "postgresql"
+        definitions = ", ".join(
+            f"{name} {pg if postgres else lite}{' PRIMARY KEY' if index == 0 else ''}"
+            for index, (name, (lite, pg)) in enumerate(zip(self.columns, self._types, strict=True))
+        )
+        names = ", ".join(self.columns)
+        with connection.cursor() as cursor:
+            # Only names written in this module's callers are formatted in; values are bound.
+            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.name} ({definitions})")
+            cursor.execute(f"DELETE FROM {self.name}")  # noqa: S608
+            if not rows:
+                return
+            if postgres:
+                with cursor.cursor.copy(f"COPY {self.name} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                return
+            marks = ", ".join(["%s"] * len(self.columns))
+            cursor.executemany(f"INSERT INTO {self.name} ({names}) VALUES ({marks})", rows)  # noqa: S608
+
+
+def datetime_adapter() -> Callable[[datetime | None], object]:
+    """How a DateTimeField's value is stored, for rows written with plain SQL."""
+    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+        return _sqlite_datetime
+    return connection.ops.adapt_datetimefield_value
+
+
+def aware_datetime_reader() -> Callable[[datetime | None], datetime | None]:
+    """Aware datetimes from a DateTimeField's values as ``select_in`` reads them: the SQLite
+    driver gives naive ones in the database's zone, psycopg aware ones."""
+    zone = connection.timezone
+    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+        return lambda value: value if value is None else value.replace(tzinfo=UTC)
+
+    def read(value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return timezone.make_aware(value, zone)
+
+    return read

@@ -230,9 +230,16 @@ class CaseWatcher(models.Model):
     """Someone kept informed of a case: full-access watchers may act like the owner, limited-access
     watchers only read."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="watchers")
+    # No index of their own: the unique (case, user) key and ``watcher_by_user`` lead with them,
+    # and every index is one more write per watcher the import and the sweep add.
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="watchers", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watched_cases"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="watched_cases",
+        db_index=False,
     )
     access = models.CharField(max_length=8, choices=WatcherAccess.choices)
     added_at = models.DateTimeField()
@@ -355,7 +362,8 @@ class EventKind(models.TextChoices):
 class CaseEvent(models.Model):
     """The case's append-only history: one row per thing that happened, never edited."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    # ``event_case_timeline`` leads with the case: an index of its own would only cost writes.
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

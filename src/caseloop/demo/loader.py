@@ -52,6 +52,7 @@ from caseloop.demo.plan import (
     build_plan,
 )
 from caseloop.notify.services import cancel_unsent_email
+from caseloop.notify.telling import tell_untold_events
 from caseloop.org.models import Membership, Unit, User
 from caseloop.org.services import create_unit, grant_role
 from caseloop.programs.models import CaseType, ClosingStatus, PlaybookStep, Program, RootCause
@@ -117,6 +118,7 @@ def load_demo(
         # would have. Its mail is made up and would flood the first SMTP server the demo is
         # pointed at; what happens after the load is mailed as usual.
         sweep_deadlines(now=now)
+        tell_untold_events()
         cancel_unsent_email(
             list(
                 Program.objects.filter(code__in=[p.code for p in PROGRAMS]).values_list(

@@ -286,3 +286,27 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender}: {self.subject}"
+
+
+class UntoldEvent(models.Model):
+    """A case event whose people are still to be told, written in the same transaction as the
+    event by the services that change thousands of cases at once (the deadline sweep, the
+    survey import): the outbox entry of the event as a whole. The worker's
+    ``notify.tell_events`` duty writes its emails, in-app lines and webhook deliveries, by the
+    same rule as a notification written at once, and deletes it in the same transaction, so an
+    event is told exactly once whatever crashes in between.
+
+    It keeps who the case's people were when the event happened (the owner, the watchers), so
+    that those told are the ones a notification written at once would have told, even when a
+    later step of the same sweep changed them.
+    """
+
+    event = models.OneToOneField(
+        "cases.CaseEvent", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    # Plain ids rather than keys: a person removed meanwhile is simply not told.
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    watcher_ids = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"Untold event {self.event_id}"

@@ -7,7 +7,7 @@ of the case change takes the notifications with it; a commit makes them the work
 """
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr
@@ -149,17 +149,22 @@ def notify_case_event(event: CaseEvent) -> None:
     notify_case_events([event])
 
 
-def notify_case_events(events: Sequence[CaseEvent]) -> None:
+def notify_case_events(
+    events: Sequence[CaseEvent], *, watchers_at: Mapping[int, Collection[int]] | None = None
+) -> None:
     """``notify_case_event`` for many events at once, in the caller's transaction and in a
-    fixed number of queries whatever their number (the deadline sweep tells about thousands of
-    cases per run). Writes exactly the rows one call per event would write, and nothing for
+    fixed number of queries whatever their number (the worker tells about thousands of
+    events per run). Writes exactly the rows one call per event would write, and nothing for
     what is already written; each event's ``case`` must be the case as its people are to be
-    told (its owner at that moment). Long because it builds the email, in-app and webhook rows
-    of every event in one pass over them."""
+    told (its owner at that moment), and ``watchers_at`` gives, by event id, the case's
+    watchers at that moment (the current watchers when not given). Long because it builds the
+    email, in-app and webhook rows of every event in one pass over them."""
     if not events:
         return
     plans = [(event, _mail_plan(event, event.case)) for event in events]
-    audiences = _audiences([(event, plan) for event, plan in plans if plan is not None])
+    audiences = _audiences(
+        [(event, plan) for event, plan in plans if plan is not None], watchers_at
+    )
     programs = {event.case.program_id for event in events}
     turned_off = set(
         NotificationTemplate.objects.filter(program_id__in=programs, is_active=False).values_list(
@@ -275,27 +280,34 @@ class _AddressBook:
         return result, seen
 
 
-def _audiences(planned: Sequence[tuple[CaseEvent, _MailPlan]]) -> dict[int, _Audience]:
-    """Who is told of each event, in two queries (the cases' watchers, then the people): never
-    the person who made the change, never an inactive user; watchers who opted out of watcher
-    mail get no copy (the owner and a former owner do: it is their case, not one they
-    watch)."""
-    case_ids = list({event.case_id for event, _ in planned})
-    watchers: dict[int, set[int]] = {}
-    for case_id, user_id in select_in(CaseWatcher, ("case_id", "user_id"), "case_id", case_ids):
-        watchers.setdefault(case_id, set()).add(user_id)
+def _audiences(
+    planned: Sequence[tuple[CaseEvent, _MailPlan]],
+    watchers_at: Mapping[int, Collection[int]] | None = None,
+) -> dict[int, _Audience]:
+    """Who is told of each event, in two queries (the cases' watchers, unless ``watchers_at``
+    gives them by event, then the people): never the person who made the change, never an
+    inactive user; watchers who opted out of watcher mail get no copy (the owner and a former
+    owner do: it is their case, not one they watch)."""
+    if watchers_at is None:
+        case_ids = list({event.case_id for event, _ in planned})
+        by_case: dict[int, set[int]] = {}
+        for case_id, user_id in select_in(CaseWatcher, ("case_id", "user_id"), "case_id", case_ids):
+            by_case.setdefault(case_id, set()).add(user_id)
+        watchers = {event.pk: by_case.get(event.case_id, set()) for event, _ in planned}
+    else:
+        watchers = {event.pk: set(watchers_at.get(event.pk, ())) for event, _ in planned}
     wanted: dict[int, tuple[set[int], list[int]]] = {}
     for event, plan in planned:
         case = event.case
         copied = [*([case.owner_id] if case.owner_id else []), *plan.also] if plan.copies else []
-        people = {*plan.to, *copied, *(watchers.get(case.pk, set()) if plan.copies else ())}
+        people = {*plan.to, *copied, *(watchers[event.pk] if plan.copies else ())}
         wanted[event.pk] = (people, copied)
     everyone = set().union(*(people for people, _ in wanted.values()))
     users = _active_people(everyone)
     audiences: dict[int, _Audience] = {}
     for event, plan in planned:
         people, copied = wanted[event.pk]
-        watching = watchers.get(event.case_id, set())
+        watching = watchers[event.pk]
         audience = audiences[event.pk] = _Audience()
         for user_id in sorted(people):
             user = users.get(user_id)

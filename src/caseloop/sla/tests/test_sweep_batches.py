@@ -15,6 +15,7 @@ from caseloop.cases.models import Case, CaseEvent, EventKind, Status
 from caseloop.cases.tests.factories import make_case
 from caseloop.conftest import Cast
 from caseloop.notify.models import OutboxMessage
+from caseloop.notify.telling import tell_untold_events
 from caseloop.org.tests.factories import make_unit, make_user
 from caseloop.programs.models import EscalationAction
 from caseloop.programs.tests.factories import make_program
@@ -161,6 +162,9 @@ def test_everyone_is_told_under_the_owner_of_the_moment_when_a_step_reassigns(
     case = make_case(program=program, unit=store, now=now)
     services.add_note(case, actor=owner, body="Called", now=now)
     sweep_deadlines(now=now + THURSDAY)
+    late = OutboxMessage.objects.filter(case=case, template_event__in=["overdue", "escalated"])
+    assert not late.exists(), "queued for the worker"
+    tell_untold_events()
     overdue = OutboxMessage.objects.get(case=case, template_event="overdue")
     escalated = OutboxMessage.objects.get(case=case, template_event="escalated")
     assert [owner.email in to for to in overdue.recipients["to"]] == [True]
