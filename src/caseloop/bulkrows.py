@@ -113,9 +113,7 @@ class Table:
     primary key only when given: the database numbers the rows otherwise)."""
 
     def __init__(self, model: type[models.Model], given: Sequence[str]) -> None:
-        fields = [
-            f for f in model._meta.concrete_fields if not f.primary_key or f.attname in given
-        ]
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.attname in given]
         position = {name: index for index, name in enumerate(given)}
         unknown = set(given) - {f.attname for f in fields}
         if not given:
