@@ -17,11 +17,14 @@ then measures, in the same run:
 - the import: ``import_responses FILE --program CODE``, the command an operator runs, from
   reading the file to the last committed case, in batches of the command's default size.
   Each alert case is written whole: transaction, case, watchers, playbook tasks, CREATED
-  event, the email to its owner in the outbox and an in-app line for each of its three people.
+  event, and the event queued for telling with its owner and watchers;
+- the telling, timed on its own: the worker's next duty (``notify.tell_events``), which writes
+  the email to each case's owner in the outbox and an in-app line for each of its three people.
 
 It checks the import's result (every response stored once, exactly the expected cases, one
-email and three in-app notifications per case) and reports responses/s, alert cases/s and the
-import's time as a multiple of each insert's.
+event queued per case, then one email and three in-app notifications per case) and reports
+responses/s, alert cases/s, the import's time as a multiple of each insert's, and the
+telling's time.
 """
 
 from __future__ import annotations
@@ -108,6 +111,8 @@ def _report(result: dict[str, float]) -> Report:
             "raw_insert_per_s": Figure(round(rows / raw_s), "1/s"),
             "ratio_to_raw_insert": Figure(round(import_s / raw_s, 2), "×"),
             "alerting_share": Figure(round(cases / rows, 3), ""),
+            "telling_seconds": Figure(round(result["telling_seconds"], 2), "s"),
+            "told_cases_per_s": Figure(round(cases / result["telling_seconds"]), "1/s"),
         },
         notes={
             "rows": rows,
@@ -120,6 +125,8 @@ def _report(result: dict[str, float]) -> Report:
             "new_customers": result["new_customers"],
             "plain_insert": "bulk_create of the same rows, built beforehand",
             "raw_insert": "executemany of the same rows through the intake's writer",
+            "telling": "the worker's duty notify.tell_events after the import: one email and "
+            "three in-app lines per case",
         },
     )
 
@@ -346,7 +353,8 @@ def main(argv: list[str]) -> int:
     from caseloop.cases.models import Case
     from caseloop.customers.models import Customer
     from caseloop.intake.models import SurveyResponse
-    from caseloop.notify.models import InAppNotification, OutboxMessage
+    from caseloop.notify.models import InAppNotification, OutboxMessage, UntoldEvent
+    from caseloop.notify.telling import tell_untold_events
 
     call_command("migrate", verbosity=0)
     rng = random.Random(SEED)
@@ -357,14 +365,19 @@ def main(argv: list[str]) -> int:
     customers_before = Customer.objects.count()
     imported, cpu = _import_seconds(path)
     stored, cases = SurveyResponse.objects.count(), Case.objects.count()
+    queued = UntoldEvent.objects.count()
+    started = time.perf_counter()
+    tell_untold_events()
+    telling = time.perf_counter() - started
     # Every case: an email to its store's owner, and an in-app line for the owner and the two
     # managers above the store.
     emails = OutboxMessage.objects.filter(kind="email").count()
     in_app = InAppNotification.objects.count()
-    if stored != args.rows or cases != alerts or emails != cases or in_app != 3 * cases:
+    told = (queued, emails, in_app) == (cases, cases, 3 * cases)
+    if stored != args.rows or cases != alerts or not told:
         print(
-            f"wrong result: {stored} responses, {cases} cases, {emails} emails, {in_app} in-app "
-            f"notifications; {alerts} cases expected",
+            f"wrong result: {stored} responses, {cases} cases, {queued} events queued, "
+            f"{emails} emails, {in_app} in-app notifications; {alerts} cases expected",
             file=sys.stderr,
         )
         return 1
@@ -373,6 +386,7 @@ def main(argv: list[str]) -> int:
         "cases": cases,
         "import_seconds": imported,
         "import_cpu_seconds": cpu,
+        "telling_seconds": telling,
         "plain_insert_seconds": plain,
         "raw_insert_seconds": raw,
         "new_customers": Customer.objects.count() - customers_before,

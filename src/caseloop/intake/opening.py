@@ -4,21 +4,21 @@
 thousands of alerts, so this module does the same work set-based: the manager chains and unit
 owners of all the units of a batch in one query (the owner from the program's assignment rules
 instead when it has any), business calendars once per unit, then one bulk insert each for
-transactions, cases, watchers, playbook tasks, CREATED events and their notifications (outbox
-rows and in-app lines). The watcher rule, the assignment-rule context and the notifications are
-those of ``cases.services`` and ``notify.services`` themselves.
+transactions, cases, watchers, playbook tasks and CREATED events. The events are queued for
+telling (``notify.telling``) with the owner and watchers they were opened with: the worker
+writes their outbox rows and in-app lines through ``notify.services`` a few seconds later,
+where writing them in the import's transactions cost a tenth of the import. The watcher rule,
+the assignment-rule context and the notifications are those of ``cases.services`` and
+``notify.services`` themselves.
 
 Every field, watcher, task and event data key matches ``open_case``; the intake tests compare a
 bulk-opened case with one opened by ``open_case`` field by field, so a change to one that is not
 made to the other fails there.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from django.db import models
-from django.db.models.base import ModelState
 
 from caseloop.bulkrows import Table
 from caseloop.cases.models import (
@@ -28,14 +28,13 @@ from caseloop.cases.models import (
     CaseWatcher,
     EventKind,
     Source,
-    Status,
 )
 from caseloop.cases.services import assignment_context, initial_watchers
 from caseloop.customers.models import Transaction
 from caseloop.intake.alerts import Alert
 from caseloop.intake.matching import CustomerRef
 from caseloop.intake.records import ResponseInput, RowProblem
-from caseloop.notify.services import notify_case_events
+from caseloop.notify.telling import queue_untold_events
 from caseloop.org.models import Unit, User
 from caseloop.org.queries import managers_upwards
 from caseloop.programs.models import CaseType, PlaybookStep, Program
@@ -266,36 +265,13 @@ def open_cases_unsafe_outside_transaction(
     _add_people_tasks_and_events(program, planned, at=at, cache=cache)
 
 
-class _Unsaved:
-    """Unsaved instances of ``model`` for reading only, built from a template instance's field
-    values: ``Model.__init__`` sets each of a case's 30 fields through its descriptor, which
-    cost more per alert case than writing the case (issue #4). Every field has a value (the
-    template's default unless given), so reading any of them never queries; related objects
-    given are cached as ``Model.__init__`` would cache them. The template's mutable defaults
-    are shared between the instances: they are for reading."""
-
-    def __init__(self, model: type[models.Model]) -> None:
-        self.model = model
-        self.template = {k: v for k, v in model().__dict__.items() if k != "_state"}
-
-    def __call__(
-        self, related: Mapping[str, models.Model | None], **values: object
-    ) -> models.Model:
-        instance = self.model.__new__(self.model)
-        attributes = instance.__dict__
-        attributes.update(self.template)
-        attributes.update(values)
-        state = attributes["_state"] = ModelState()
-        state.fields_cache = dict(related)
-        return instance
-
-
 def _add_people_tasks_and_events(
     program: Program, planned: Sequence[PlannedCase], *, at: datetime, cache: UnitCache
 ) -> None:
     watchers: list[tuple[object, ...]] = []
     tasks: list[tuple[object, ...]] = []
     events: list[tuple[object, ...]] = []
+    case_watchers: list[list[int]] = []
     for p in planned:
         owner = p.assignment.owner
         mine = initial_watchers(
@@ -304,6 +280,7 @@ def _add_people_tasks_and_events(
             p.assignment.full_watchers,
         )
         watchers += [(p.case_id, user_id, access.value, at) for user_id, access in mine]
+        case_watchers.append([user_id for user_id, _ in mine])
         tasks += [
             (p.case_id, step.position, step.title)
             for step in cache.playbook_of(p.alert.rule.case_type)
@@ -319,31 +296,10 @@ def _add_people_tasks_and_events(
     Table(CaseTask, ("case_id", "position", "title")).insert(tasks)
     event_table = Table(CaseEvent, ("case_id", "actor_id", "kind", "data", "created_at"))
     event_ids = event_table.insert_returning_ids(events)
-    # Unsaved instances carry what the notifications read (the case as its people are told).
-    new_case, new_event = _Unsaved(Case), _Unsaved(CaseEvent)
-    notices = []
-    for p, event, event_id in zip(planned, events, event_ids, strict=True):
-        owner = p.assignment.owner
-        case = new_case(
-            {"program": program, "unit": p.response.unit, "owner": owner},
-            id=p.case_id,
-            program_id=program.pk,
-            unit_id=p.response.unit.pk,
-            owner_id=owner.pk if owner else None,
-            customer_id=p.customer.pk,  # type: ignore[union-attr]
-            subject=p.subject,
-            status=Status.NEW,
-            priority=p.alert.rule.priority,
-            resolve_due_at=p.deadlines.resolve_due_at if p.deadlines else None,
-        )
-        notices.append(
-            new_event(
-                {"case": case},
-                id=event_id,
-                case_id=p.case_id,
-                kind=EventKind.CREATED,
-                data=event[3],
-                created_at=at,
-            )
-        )
-    notify_case_events(notices)  # type: ignore[arg-type]
+    # People are told by the worker (``notify.telling``), as they stood at the opening.
+    queue_untold_events(
+        [
+            (event_id, p.assignment.owner.pk if p.assignment.owner else None, people)
+            for p, event_id, people in zip(planned, event_ids, case_watchers, strict=True)
+        ]
+    )

@@ -17,6 +17,7 @@ from caseloop.intake.tests.conftest import Survey
 from caseloop.intake.tests.factories import make_alert_rule, records, response_data
 from caseloop.notify.models import InAppNotification, OutboxMessage
 from caseloop.notify.services import set_watcher_mail
+from caseloop.notify.telling import tell_untold_events
 from caseloop.notify.tests.factories import make_subscription
 from caseloop.org.models import Role, Unit
 from caseloop.org.tests.factories import make_membership, make_unit, make_user
@@ -264,6 +265,8 @@ def test_alert_case_is_what_open_case_opens(survey: Survey, now: datetime, routi
     set_watcher_mail(survey.ceo, enabled=False)
     ingest_responses(survey.program, records(concern(survey)), actor=None, now=now)
     bulk = Case.objects.get()
+    assert not OutboxMessage.objects.filter(case=bulk).exists(), "queued for the worker"
+    tell_untold_events()
     single = open_case(
         actor=None,
         program=survey.program,
