@@ -687,11 +687,17 @@ def _plain_update_ms(rounds: int) -> float:
 
 
 def _plan() -> str:
-    from caseloop.sla.services import SWEEP_BATCH_SIZE, due_cases
+    from django.db import connection
+
+    from caseloop.sla.batch import due_cases_sql
+    from caseloop.sla.services import SWEEP_BATCH_SIZE
 
     # The first batch's query, as ``sweep_deadlines`` sends it.
-    listing = due_cases(SWEEP_NOW).values_list("pk", "next_deadline_at")[:SWEEP_BATCH_SIZE]
-    return listing.explain()
+    sql, params = due_cases_sql(SWEEP_NOW, None, SWEEP_BATCH_SIZE)
+    prefix = "EXPLAIN" if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{prefix} {sql}", params)
+        return "\n".join(" ".join(str(part) for part in row) for row in cursor.fetchall())
 
 
 def main(argv: list[str]) -> int:

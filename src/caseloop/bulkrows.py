@@ -14,6 +14,7 @@ No signals are sent and no ``save()`` runs, as with ``bulk_create``. Fields with
 ``auto_now_add`` get the time of the write.
 """
 
+import gc
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -47,6 +48,9 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     # (``adapt_datetimefield_value``), without its checks: about five times faster.
     if value is None:
         return None
+    if value.tzinfo is UTC:
+        # "YYYY-MM-DD HH:MM:SS[.ffffff]+00:00" without its offset, half the time of converting.
+        return str(value)[:-6]
     return str(value.astimezone(UTC).replace(tzinfo=None))
 
 
@@ -494,6 +498,28 @@ def datetime_adapter() -> Callable[[datetime | None], object]:
     return connection.ops.adapt_datetimefield_value
 
 
+def selected_datetime(column: str) -> str:
+    """A DateTimeField's (quoted) column as plain SQL selects it for ``text_datetime_reader``.
+
+    The SQLite driver turns every value of a ``datetime`` column into a naive datetime through
+    Python code (Django's converter): 4 µs per row of three such columns, where the sweep's
+    budget is 20. Cast to text they come back untouched, and ``datetime.fromisoformat`` in C
+    makes aware datetimes of them ten times faster. Other databases select the column."""
+    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+        return f"CAST({column} AS TEXT)"
+    return column
+
+
+def text_datetime_reader() -> Callable[[object], datetime | None]:
+    """Aware datetimes from what a ``selected_datetime`` column returns."""
+    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+        parse = datetime.fromisoformat
+        # Stored as "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: the offset makes the result aware.
+        return lambda value: None if value is None else parse(f"{value}+00:00")
+    aware = aware_datetime_reader()
+    return lambda value: aware(value)  # type: ignore[arg-type]
+
+
 def aware_datetime_reader() -> Callable[[datetime | None], datetime | None]:
     """Aware datetimes from a DateTimeField's values as ``select_in`` reads them: the SQLite
     driver gives naive ones in the database's zone, psycopg aware ones."""
@@ -507,3 +533,24 @@ def aware_datetime_reader() -> Callable[[datetime | None], datetime | None]:
         return timezone.make_aware(value, zone)
 
     return read
+
+
+@contextmanager
+def batch_garbage_collection() -> Iterator[Callable[[], None]]:
+    """Turn the automatic garbage collector off for a bulk job (an import, the deadline
+    sweep); the caller collects the young generations after each batch with the function
+    given, which is where the cycles a batch leaves are.
+
+    An import builds some thirty objects per response, the sweep a dozen per due case; the
+    automatic collector then makes a full pass over every live object (Django, the job's
+    caches) every 70,000 or so, which measured at a fifth of an import's CPU time (issue #4)
+    and a third of the sweep's planning (issue #5). Objects are still freed by their
+    reference counts as usual; only cycles wait for the end of their batch.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield lambda: gc.collect(1)
+    finally:
+        if enabled:
+            gc.enable()

@@ -81,18 +81,26 @@ class Case(CaseState, models.Model):
     once cannot silently overwrite each other.
     """
 
-    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    # Program, customer, unit and owner have no index of their own: ``case_program_created``,
+    # ``case_customer_recent``, ``case_unit_status`` and ``case_owner_status`` lead with them,
+    # and every index is one more write per case the import opens and the sweep reassigns.
+    program = models.ForeignKey(
+        "programs.Program", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     case_type = models.ForeignKey("programs.CaseType", on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="cases"
+        "customers.Customer", on_delete=models.PROTECT, related_name="cases", db_index=False
     )
-    unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="cases")
+    unit = models.ForeignKey(
+        "org.Unit", on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_cases",
+        db_index=False,
     )
     transaction = models.ForeignKey(
         "customers.Transaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,7 +1,6 @@
 """How a survey import tunes the process and its connection while it runs."""
 
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from caseloop.bulkrows import fewer_checkpoints, larger_page_cache
@@ -24,23 +23,3 @@ def import_connection() -> Iterator[None]:
     it, a tenth of an import's time (issue #4)."""
     with larger_page_cache(_IMPORT_CACHE_KIB), fewer_checkpoints(_IMPORT_WAL_KIB):
         yield
-
-
-@contextmanager
-def batch_garbage_collection() -> Iterator[Callable[[], None]]:
-    """Turn the automatic garbage collector off for an import; the caller collects the young
-    generations after each batch with the function given, which is where the cycles a batch
-    leaves are.
-
-    An import builds some thirty objects per response; the automatic collector then makes a
-    full pass over every live object (Django, the caches of the import) every 70,000 or so,
-    which measured at a fifth of an import's CPU time (issue #4). Objects are still freed by
-    their reference counts as usual; only cycles wait for the end of their batch.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield lambda: gc.collect(1)
-    finally:
-        if enabled:
-            gc.enable()

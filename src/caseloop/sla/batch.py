@@ -26,6 +26,8 @@ from caseloop.bulkrows import (
     dumps,
     new_ids,
     select_in,
+    selected_datetime,
+    text_datetime_reader,
     update_in,
 )
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind, Status, WatcherAccess
@@ -143,35 +145,91 @@ def _manager_chains(units: Sequence[Unit]) -> dict[int, list[User]]:
     return {unit.pk: managers_upwards(unit, ancestors) for unit in units}
 
 
+_DATETIME_COLUMNS = {"start_due_at", "resolve_due_at", "next_deadline_at"}
+
+
+def due_cases_sql(
+    now: datetime, after: tuple[datetime, int] | None, limit: int
+) -> tuple[str, list[object]]:
+    """The query that claims the next ``limit`` due cases after ``after`` (due time, id of the
+    last case already claimed) in the order of the partial index ``case_next_deadline_due``,
+    locking them where the database can and passing over those another transaction holds."""
+    quote = connection.ops.quote_name
+    columns = {f.attname: quote(f.column) for f in Case._meta.concrete_fields}
+    selected = ", ".join(
+        selected_datetime(columns[c]) if c in _DATETIME_COLUMNS else columns[c]
+        for c in DueCase.COLUMNS
+    )
+    due, pk = columns["next_deadline_at"], columns["id"]
+    adapt = datetime_adapter()
+    conditions, params = f"{due} <= %s", [adapt(now)]
+    if after is not None:
+        last_due, last_id = after
+        # A range on the index's leading column, so that the search starts at the last case.
+        conditions += f" AND {due} >= %s AND ({due} > %s OR {pk} > %s)"
+        params += [adapt(last_due), adapt(last_due), last_id]
+    lock = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
+    table = quote(Case._meta.db_table)
+    # Only quoted model metadata is formatted in; values are bound.
+    sql = (
+        f"SELECT {selected} FROM {table} WHERE {conditions} "  # noqa: S608
+        f"ORDER BY {due}, {pk} LIMIT %s{lock}"
+    )
+    return sql, [*params, limit]
+
+
+def claim_due(now: datetime, after: tuple[datetime, int] | None, limit: int) -> list[DueCase]:
+    """The next due cases (``due_cases_sql``), read and locked in one query, in the caller's
+    transaction: on SQLite the IMMEDIATE transaction already holds the write lock, so no other
+    worker can change them before this one commits; on PostgreSQL ``SKIP LOCKED`` leaves the
+    cases another worker holds to it, and a case another committed since is judged again on
+    its new values."""
+    sql, params = due_cases_sql(now, after, limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    read = text_datetime_reader()
+    return [_due_case(row, read) for row in rows]
+
+
 def claim(listed: Sequence[tuple[int, datetime]]) -> list[DueCase]:
     """The listed cases, locked (PostgreSQL: those no other transaction holds), that still
     have the due time they were listed with, in the order of the due index."""
     seen = dict(listed)
     rows = select_in(Case, DueCase.COLUMNS, "id", list(seen), skip_locked=True)
     aware = aware_datetime_reader()
-    claimed = []
-    for row in rows:
-        case = DueCase()
-        (
-            case.id,
-            case.program_id,
-            case.unit_id,
-            case.owner_id,
-            case.status,
-            start,
-            resolve,
-            case.was_overdue,
-            due,
-            case.escalation_level,
-            case.version,
-        ) = row
-        case.start_due_at, case.resolve_due_at = aware(start), aware(resolve)
-        case.next_deadline_at = aware(due)
-        case.owner_changed = False
-        if case.next_deadline_at is not None and case.next_deadline_at == seen[case.id]:
-            claimed.append(case)
+    claimed = [_due_case(row, aware) for row in rows]
+    claimed = [
+        c for c in claimed if c.next_deadline_at is not None and c.next_deadline_at == seen[c.id]
+    ]
     claimed.sort(key=lambda case: (case.next_deadline_at, case.id))
     return claimed
+
+
+def _due_case(row: Sequence[object], read: Callable[[object], datetime | None]) -> DueCase:
+    case = DueCase()
+    (
+        case.id,
+        case.program_id,
+        case.unit_id,
+        case.owner_id,
+        case.status,
+        start,
+        resolve,
+        case.was_overdue,
+        due,
+        case.escalation_level,
+        case.version,
+    ) = row
+    case.start_due_at, case.resolve_due_at, case.next_deadline_at = (
+        read(start),
+        read(resolve),
+        read(due),
+    )
+    case.owner_changed = False
+    return case
 
 
 # One event of a step: (case id, kind, data, owner then, watchers then) and, for an escalation,
@@ -372,10 +430,16 @@ def _write_steps(plan: Plan, adapt: Adapt, now: object) -> None:
         return
     ids = new_ids(CaseEvent, len(plan.steps))
     rows = []
+    # The cases of a store share their watchers: each set is written out once.
+    watcher_lists: dict[frozenset[int], str] = {}
+    no_escalation = (None, None, None, None)
     for event_id, ((case_id, kind, data, owner_id, watchers), escalation) in zip(
         ids, plan.steps, strict=True
     ):
-        deadline, deadline_at, level, designee = escalation or (None, None, None, None)
+        deadline, deadline_at, level, designee = escalation or no_escalation
+        watcher_list = watcher_lists.get(watchers)
+        if watcher_list is None:
+            watcher_list = watcher_lists[watchers] = dumps(sorted(watchers))
         rows.append(
             (
                 event_id,
@@ -383,7 +447,7 @@ def _write_steps(plan: Plan, adapt: Adapt, now: object) -> None:
                 kind,
                 dumps(data),
                 owner_id,
-                dumps(sorted(watchers)),
+                watcher_list,
                 deadline,
                 adapt(deadline_at),
                 level,

@@ -1,22 +1,22 @@
 """The deadline sweep: late cases show as Overdue and climb the designee chain, once per step.
 
-A case is due for the sweep when its ``next_deadline_at`` has passed. The sweep lists the due
-cases from the partial index ``case_next_deadline_due`` in keyset batches, and handles each
-batch in one transaction with a fixed number of queries (issue #5: a transaction and a dozen
-queries per case took 91 ms a case among 100,000 open cases, ~0.4 ms now; bench/README.md).
-It claims the batch by re-reading its cases under a lock and keeps only those *with the same
-``next_deadline_at`` it listed*: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets a second
-worker pass over the cases the first holds; on SQLite the IMMEDIATE transaction
-serialises the workers and the second finds the values moved on. Either way the loser moves
-on, and the unique escalation key makes a double step impossible. A case whose deadlines cannot
-be computed is left due and reported; a batch that fails in the database is retried one case at
-a time, so one bad case never blocks the others.
+A case is due for the sweep when its ``next_deadline_at`` has passed. The sweep claims the due
+cases from the partial index ``case_next_deadline_due`` in keyset batches, each batch read,
+planned in memory and written in one transaction with a fixed number of queries
+(``sla.batch``; issue #5: a transaction and a dozen queries per case took 91 ms a case among
+100,000 open cases; bench/README.md has today's figures). The batch is read and locked in one
+query inside its transaction: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets a second worker
+pass over the cases the first holds, and a case committed by another worker meanwhile is
+judged on its new values; on SQLite the IMMEDIATE transaction serialises the workers, and the
+second finds the cases' deadlines moved on. The unique escalation key makes a double step
+impossible either way. A case whose deadlines cannot be computed is left due and reported; a
+batch that fails in the database is retried one case at a time (``sweep_listed_cases``, which
+claims a listed case only while it still has the due time it was listed with), so one bad case
+never blocks the others.
 """
 
-import gc
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,9 +24,18 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from caseloop.bulkrows import fewer_checkpoints, larger_page_cache
+from caseloop.bulkrows import batch_garbage_collection, fewer_checkpoints, larger_page_cache
 from caseloop.cases.models import Case, EventKind
-from caseloop.sla.batch import Known, Plan, claim, plan_case, read_context, write
+from caseloop.sla.batch import (
+    DueCase,
+    Known,
+    Plan,
+    claim,
+    claim_due,
+    plan_case,
+    read_context,
+    write,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +56,8 @@ class SweepResult:
     escalated_case_ids: list[int] = field(default_factory=list)
     # Cases that could not be swept (an error is logged); they stay due for the next sweep.
     failed_case_ids: list[int] = field(default_factory=list)
+    # (due time, id) of the last case of the batch, where the next batch starts.
+    last_claimed: tuple[datetime, int] | None = field(default=None, repr=False)
 
     def add(self, other: "SweepResult") -> None:
         self.cases_examined += other.cases_examined
@@ -90,42 +101,51 @@ def sweep_deadlines(
     with (
         larger_page_cache(_SWEEP_CACHE_KIB),
         fewer_checkpoints(_SWEEP_WAL_KIB),
-        _older_objects_set_aside(),
+        batch_garbage_collection() as collect_garbage,
     ):
-        return _sweep(now, batch_size)
+        return _sweep(now, batch_size, collect_garbage)
 
 
-@contextmanager
-def _older_objects_set_aside() -> Iterator[None]:
-    """Python's cyclic garbage collector left to the objects made during the sweep.
-
-    A sweep makes hundreds of thousands of short-lived objects (rows, instances, dicts), and
-    every full collection they set off also walks each object the process already held
-    (Django, the modules, caches): 0.7 s of CPU per sweep of 10,000 due cases, a fifth of it.
-    ``gc.freeze`` sets those older objects aside until the sweep ends; nothing is collected
-    less, only later.
-    """
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-def _sweep(now: datetime, batch_size: int) -> SweepResult:
+def _sweep(now: datetime, batch_size: int, collect_garbage: Callable[[], None]) -> SweepResult:
     result = SweepResult()
     known = Known()
     after: tuple[datetime, int] | None = None
     while True:
         # Keyset over (next_deadline_at, id), the partial index's order: a case another worker
         # holds is passed over once, never read again in this sweep.
-        listed = list(due_cases(now, after).values_list("pk", "next_deadline_at")[:batch_size])
-        if listed:
-            result.add(_sweep_listed(listed, now, known))
-        if len(listed) < batch_size:
+        claimed, batch = _sweep_next_batch(now, after, batch_size, known)
+        result.add(batch)
+        collect_garbage()
+        if claimed < batch_size:
             return result
-        last_id, last_due = listed[-1]
-        after = (last_due, last_id)
+        assert batch.last_claimed is not None
+        after = batch.last_claimed
+
+
+def _sweep_next_batch(
+    now: datetime, after: tuple[datetime, int] | None, batch_size: int, known: Known
+) -> tuple[int, SweepResult]:
+    """Claim the next batch of due cases and sweep it in one transaction; returns how many
+    were claimed and what was done. A batch the database refuses is swept again case by case,
+    each claimed anew, as ``sweep_listed_cases`` does."""
+    listed: list[tuple[int, datetime]] = []
+    try:
+        with transaction.atomic():
+            cases = claim_due(now, after, batch_size)
+            listed = [(case.id, case.next_deadline_at) for case in cases]  # type: ignore[misc]
+            result = _sweep_claimed(cases, now, known)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        if not listed:
+            raise
+        logger.exception("A deadline sweep batch failed; sweeping its cases one by one.")
+        result = SweepResult()
+        for one in listed:
+            result.add(_sweep_listed([one], now, known))
+    if listed:
+        result.last_claimed = (listed[-1][1], listed[-1][0])
+    return len(listed), result
 
 
 # SQLite's default page cache is 2 MiB. The cases due at one time lie all over the table and its
@@ -169,8 +189,11 @@ def _sweep_listed(
 def _sweep_cases_in_transaction(
     listed: Sequence[tuple[int, datetime]], now: datetime, known: Known
 ) -> SweepResult:
+    return _sweep_claimed(claim(listed), now, known)
+
+
+def _sweep_claimed(cases: Sequence[DueCase], now: datetime, known: Known) -> SweepResult:
     result = SweepResult()
-    cases = claim(listed)
     if not cases:
         return result
     known.learn(cases)

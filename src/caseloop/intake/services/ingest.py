@@ -20,11 +20,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from caseloop.bulkrows import Table, select_in
+from caseloop.bulkrows import Table, batch_garbage_collection, select_in
 from caseloop.cases.models import Case
 from caseloop.errors import InvalidInput
 from caseloop.intake.alerts import Alert, RememberedAlerts, load_rules, unit_path
-from caseloop.intake.bulk import batch_garbage_collection, import_connection
+from caseloop.intake.bulk import import_connection
 from caseloop.intake.matching import (
     CustomerRef,
     plan_customers,

@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 from django.db.models import QuerySet
 
+from caseloop.bulkrows import batch_garbage_collection
 from caseloop.cases.models import Case
-from caseloop.intake.bulk import batch_garbage_collection, import_connection
+from caseloop.intake.bulk import import_connection
 from caseloop.intake.models import SurveyResponse
 from caseloop.intake.queries import responses_of_case
 from caseloop.intake.services import IntakeSession, ingest_batches

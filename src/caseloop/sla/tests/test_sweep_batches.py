@@ -19,6 +19,7 @@ from caseloop.notify.telling import tell_untold_events
 from caseloop.org.tests.factories import make_unit, make_user
 from caseloop.programs.models import EscalationAction
 from caseloop.programs.tests.factories import make_program
+from caseloop.sla import services as sla_services
 from caseloop.sla.models import DeadlineKind, Escalation, UnitCalendar
 from caseloop.sla.services import due_cases, sweep_deadlines, sweep_listed_cases
 
@@ -173,9 +174,17 @@ def test_everyone_is_told_under_the_owner_of_the_moment_when_a_step_reassigns(
 
 
 def test_a_sweep_gives_back_the_page_cache_the_checkpoints_and_the_collector(
-    cast: Cast, now: datetime
+    cast: Cast, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_case(program=cast.program, unit=cast.store, now=now)
+    collector_on_while_planning: list[bool] = []
+    plan_case = sla_services.plan_case
+
+    def watched_plan_case(*args: object, **kwargs: object) -> int:
+        collector_on_while_planning.append(gc.isenabled())
+        return plan_case(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sla_services, "plan_case", watched_plan_case)
 
     def connection_settings() -> list[object]:
         if connection.vendor != "sqlite":
@@ -190,4 +199,5 @@ def test_a_sweep_gives_back_the_page_cache_the_checkpoints_and_the_collector(
     result = sweep_deadlines(now=now + THURSDAY + timedelta(hours=1))
     assert result.cases_marked_overdue == 2
     assert connection_settings() == before
-    assert gc.get_freeze_count() == 0
+    assert collector_on_while_planning == [False, False]
+    assert gc.isenabled()

@@ -51,7 +51,10 @@ def test_a_sweep_of_many_batches_reads_its_units_once(now: datetime) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_case_another_transaction_holds_is_passed_over_and_stays_due(now: datetime) -> None:
+@pytest.mark.parametrize("sweep", ["listed", "whole"])
+def test_a_case_another_transaction_holds_is_passed_over_and_stays_due(
+    now: datetime, sweep: str
+) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("SQLite's write transaction lets one sweep at a time in: none is held")
     store = make_unit(owner=make_user(), manager=make_user())
@@ -74,7 +77,10 @@ def test_a_case_another_transaction_holds_is_passed_over_and_stays_due(now: date
     holder.start()
     try:
         assert locked.wait(timeout=60)
-        result = sweep_listed_cases(listed, now=at)
+        if sweep == "listed":
+            result = sweep_listed_cases(listed, now=at)
+        else:  # claimed and locked in one query, batch by batch
+            result = sweep_deadlines(now=at, batch_size=1)
     finally:
         release.set()
         holder.join()
