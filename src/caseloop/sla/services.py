@@ -32,6 +32,7 @@ from caseloop.sla.batch import (
     Plan,
     claim,
     claim_due,
+    commit_without_waiting_for_the_disk,
     plan_case,
     read_context,
     write,
@@ -131,6 +132,7 @@ def _sweep_next_batch(
     listed: list[tuple[int, datetime]] = []
     try:
         with transaction.atomic():
+            commit_without_waiting_for_the_disk()
             cases = claim_due(now, after, batch_size)
             listed = [(case.id, case.next_deadline_at) for case in cases]  # type: ignore[misc]
             result = _sweep_claimed(cases, now, known)

@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from caseloop.cases import services
@@ -201,3 +201,38 @@ def test_a_sweep_gives_back_the_page_cache_the_checkpoints_and_the_collector(
     assert connection_settings() == before
     assert collector_on_while_planning == [False, False]
     assert gc.isenabled()
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("inside_a_transaction", [False, True])
+def test_on_postgresql_only_the_sweeps_own_commits_do_not_wait_for_the_disk(
+    now: datetime, monkeypatch: pytest.MonkeyPatch, inside_a_transaction: bool
+) -> None:
+    store = make_unit(owner=make_user(), manager=make_user())
+    make_case(program=make_program(), unit=store, now=now)
+    modes: list[str] = []
+    plan_case = sla_services.plan_case
+
+    def watched_plan_case(*args: object, **kwargs: object) -> int:
+        modes.append(synchronous_commit() if connection.vendor == "postgresql" else "n/a")
+        return plan_case(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sla_services, "plan_case", watched_plan_case)
+    if inside_a_transaction:
+        with transaction.atomic():
+            sweep_deadlines(now=now + TUESDAY)
+    else:
+        sweep_deadlines(now=now + TUESDAY)
+    if connection.vendor != "postgresql":
+        # SQLite in WAL mode with synchronous=NORMAL never syncs at a commit anyway.
+        assert modes == ["n/a"]
+        return
+    # Inside a caller's transaction, SET LOCAL would have lasted until the caller's commit.
+    assert modes == (["on"] if inside_a_transaction else ["off"])
+    assert synchronous_commit() == "on"
