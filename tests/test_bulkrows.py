@@ -3,12 +3,19 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
-from caseloop.bulkrows import datetime_adapter, selected_datetime, text_datetime_reader
+from caseloop.bulkrows import (
+    Table,
+    datetime_adapter,
+    new_ids,
+    selected_datetime,
+    text_datetime_reader,
+)
 from caseloop.cases.models import Case
 from caseloop.cases.tests.factories import make_case
 from caseloop.conftest import MONDAY_9AM
+from caseloop.org.models import Unit
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +44,25 @@ def test_a_selected_datetime_reads_back_the_instant_written(instant: datetime) -
     assert read == instant
     assert read is not None and read.utcoffset() == timedelta(0)
     assert text_datetime_reader()(None) is None
+
+
+def test_rows_inserted_for_their_ids_get_them_in_order() -> None:
+    unit = make_case(now=MONDAY_9AM).unit
+    table = Table(Unit, ("code", "name", "kind", "parent_id"))
+    rows = [(f"store-{n}", f"Store {n}", "store", unit.pk) for n in range(5)]
+    ids = table.insert_returning_ids(rows)
+    assert len(set(ids)) == 5
+    assert [Unit.objects.get(pk=pk).code for pk in ids] == [row[0] for row in rows]
+    assert table.insert_returning_ids(rows[:0]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_ids_on_sqlite_are_refused_without_the_write_lock() -> None:
+    if connection.vendor != "sqlite":
+        assert len(new_ids(Unit, 2)) == 2  # PostgreSQL draws them from the sequence
+        return
+    with pytest.raises(RuntimeError, match="IMMEDIATE transaction"):
+        new_ids(Unit, 2)
+    with transaction.atomic():
+        first, second = new_ids(Unit, 2)
+    assert second == first + 1
