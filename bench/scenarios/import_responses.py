@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from bench.harness import Context, Report
 
 ROWS = 100_000
-BATCH_SIZE = 5000  # the import command's default
+BATCH_SIZE = 10_000  # the import command's default
 SEED = 20261124
 PROGRAM_CODE = "cx-survey"
 KNOWN_CUSTOMERS = 30_000

@@ -17,7 +17,7 @@ def import_connection() -> Iterator[None]:
     SQLite, a page cache of 64 MiB and a write-ahead log of up to 64 MiB between checkpoints.
     Durability is untouched (``synchronous`` stays as set).
 
-    A batch of 5,000 responses dirties about 13 MiB of pages, mostly the same index pages
+    A batch of 5,000 responses dirtied about 13 MiB of pages, mostly the same index pages
     batch after batch (customers by email, phone and name, responses by customer, cases): with
     SQLite's default every commit copied all of them back into the database file and synced
     it, a tenth of an import's time (issue #4)."""
