@@ -13,25 +13,13 @@ from caseloop.notify import telling
 from caseloop.notify.models import InAppNotification, OutboxMessage, UntoldEvent
 from caseloop.notify.services import notify_case_event
 from caseloop.notify.telling import queue_untold_events, tell_untold_events
+from caseloop.notify.tests.factories import written
 from caseloop.sla.services import sweep_deadlines
 
 pytestmark = pytest.mark.django_db
 
 # The cast's case was opened on Monday 09:00: due to start on Tuesday 09:00.
 AFTER_START_DEADLINE = timedelta(days=1, hours=1)
-
-
-def written(event: CaseEvent) -> tuple[list[object], list[object]]:
-    """What an event caused, without what differs by event (ids, message and delivery ids)."""
-    outbox = [
-        (m.kind, m.template_event, m.subscription_id, m.recipients, m.created_at)
-        for m in OutboxMessage.objects.filter(event=event).order_by("kind", "subscription_id")
-    ]
-    in_app = [
-        (n.user_id, n.kind, n.title, n.created_at)
-        for n in InAppNotification.objects.filter(event=event).order_by("user_id")
-    ]
-    return outbox, in_app
 
 
 def escalated_event(case: Case, designee: int, at: datetime) -> CaseEvent:

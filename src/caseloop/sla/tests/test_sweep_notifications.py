@@ -9,21 +9,9 @@ from caseloop.cases.models import CaseEvent, EventKind
 from caseloop.conftest import Cast
 from caseloop.notify.models import InAppNotification, OutboxMessage, WebhookSubscription
 from caseloop.notify.services import notify_case_event, notify_case_events, set_watcher_mail
+from caseloop.notify.tests.factories import written
 
 pytestmark = pytest.mark.django_db
-
-
-def written(event: CaseEvent) -> tuple[list[object], list[object]]:
-    """What an event caused, without what differs by event (ids, message and delivery ids)."""
-    outbox = [
-        (m.kind, m.template_event, m.subscription_id, m.recipients, m.created_at)
-        for m in OutboxMessage.objects.filter(event=event).order_by("kind", "subscription_id")
-    ]
-    in_app = [
-        (n.user_id, n.kind, n.title, n.created_at)
-        for n in InAppNotification.objects.filter(event=event).order_by("user_id")
-    ]
-    return outbox, in_app
 
 
 @pytest.fixture
