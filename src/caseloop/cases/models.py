@@ -338,12 +338,24 @@ class CaseTask(models.Model):
     position = models.PositiveSmallIntegerField()
     title = models.CharField(max_length=200)
     done_at = models.DateTimeField(null=True, blank=True)
+    # Indexed only where set: a case opens with its tasks undone, and the import and the
+    # sweep would otherwise write an entry for every one of them.
     done_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
         ordering = ["position", "id"]
+        indexes = [
+            models.Index(
+                fields=["done_by"], condition=models.Q(done_by__isnull=False), name="task_done_by"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -372,8 +384,14 @@ class CaseEvent(models.Model):
 
     # ``event_case_timeline`` leads with the case: an index of its own would only cost writes.
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)
+    # Indexed only where set: the events of the sweep and the import have no actor.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     data = models.JSONField(default=dict, blank=True)
@@ -381,7 +399,12 @@ class CaseEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["case", "created_at"], name="event_case_timeline")]
+        indexes = [
+            models.Index(fields=["case", "created_at"], name="event_case_timeline"),
+            models.Index(
+                fields=["actor"], condition=models.Q(actor__isnull=False), name="event_by_actor"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on case {self.case_id}"
