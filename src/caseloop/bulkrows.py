@@ -543,8 +543,7 @@ def text_datetime_reader() -> Callable[[object], datetime | None]:
         parse = datetime.fromisoformat
         # Stored as "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: the offset makes the result aware.
         return lambda value: None if value is None else parse(f"{value}+00:00")
-    aware = aware_datetime_reader()
-    return lambda value: aware(value)  # type: ignore[arg-type]
+    return aware_datetime_reader()  # type: ignore[return-value]
 
 
 def aware_datetime_reader() -> Callable[[datetime | None], datetime | None]:

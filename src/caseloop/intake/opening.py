@@ -271,7 +271,6 @@ def _add_people_tasks_and_events(
     watchers: list[tuple[object, ...]] = []
     tasks: list[tuple[object, ...]] = []
     events: list[tuple[object, ...]] = []
-    case_watchers: list[list[int]] = []
     for p in planned:
         owner = p.assignment.owner
         mine = initial_watchers(
@@ -280,7 +279,6 @@ def _add_people_tasks_and_events(
             p.assignment.full_watchers,
         )
         watchers += [(p.case_id, user_id, access.value, at) for user_id, access in mine]
-        case_watchers.append([user_id for user_id, _ in mine])
         tasks += [
             (p.case_id, step.position, step.title)
             for step in cache.playbook_of(p.alert.rule.case_type)
@@ -296,10 +294,11 @@ def _add_people_tasks_and_events(
     Table(CaseTask, ("case_id", "position", "title")).insert(tasks)
     event_table = Table(CaseEvent, ("case_id", "actor_id", "kind", "data", "created_at"))
     event_ids = event_table.insert_returning_ids(events)
-    # People are told by the worker (``notify.telling``), as they stood at the opening.
+    # People are told by the worker (``notify.telling``), as they stood at the opening: the
+    # owner and watchers the event records.
     queue_untold_events(
         [
-            (event_id, p.assignment.owner.pk if p.assignment.owner else None, people)
-            for p, event_id, people in zip(planned, event_ids, case_watchers, strict=True)
+            (event_id, data["owner"], data["watchers"])
+            for (*_, data, _at), event_id in zip(events, event_ids, strict=True)
         ]
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from caseloop.bulkrows import batch_garbage_collection, fewer_checkpoints, larger_page_cache
@@ -57,8 +57,6 @@ class SweepResult:
     escalated_case_ids: list[int] = field(default_factory=list)
     # Cases that could not be swept (an error is logged); they stay due for the next sweep.
     failed_case_ids: list[int] = field(default_factory=list)
-    # (due time, id) of the last case of the batch, where the next batch starts.
-    last_claimed: tuple[datetime, int] | None = field(default=None, repr=False)
 
     def add(self, other: "SweepResult") -> None:
         self.cases_examined += other.cases_examined
@@ -76,17 +74,11 @@ def initial_next_deadline(
     return min(candidates) if candidates else None
 
 
-def due_cases(now: datetime, after: tuple[datetime, int] | None = None) -> QuerySet[Case]:
+def due_cases(now: datetime) -> QuerySet[Case]:
     """Cases whose next deadline has passed, in the order of the partial index
-    ``case_next_deadline_due``; ``after`` is (due time, id) of the last case already listed."""
-    due = Case.objects.filter(next_deadline_at__lte=now)
-    if after is not None:
-        last_due, last_id = after
-        # A range on the index's leading column, so that the search starts at the last case.
-        due = due.filter(
-            Q(next_deadline_at__gte=last_due), Q(next_deadline_at__gt=last_due) | Q(pk__gt=last_id)
-        )
-    return due.order_by("next_deadline_at", "pk")
+    ``case_next_deadline_due``, for listing them (``sweep_listed_cases``); the sweep itself
+    claims them batch by batch with ``sla.batch.due_cases_sql``."""
+    return Case.objects.filter(next_deadline_at__lte=now).order_by("next_deadline_at", "pk")
 
 
 def sweep_deadlines(
@@ -114,40 +106,34 @@ def _sweep(now: datetime, batch_size: int, collect_garbage: Callable[[], None]) 
     while True:
         # Keyset over (next_deadline_at, id), the partial index's order: a case another worker
         # holds is passed over once, never read again in this sweep.
-        claimed, batch = _sweep_next_batch(now, after, batch_size, known)
+        listed, batch = _sweep_next_batch(now, after, batch_size, known)
         result.add(batch)
         collect_garbage()
-        if claimed < batch_size:
+        if len(listed) < batch_size:
             return result
-        assert batch.last_claimed is not None
-        after = batch.last_claimed
+        last_id, last_due = listed[-1]
+        after = (last_due, last_id)
 
 
 def _sweep_next_batch(
     now: datetime, after: tuple[datetime, int] | None, batch_size: int, known: Known
-) -> tuple[int, SweepResult]:
-    """Claim the next batch of due cases and sweep it in one transaction; returns how many
-    were claimed and what was done. A batch the database refuses is swept again case by case,
-    each claimed anew, as ``sweep_listed_cases`` does."""
+) -> tuple[list[tuple[int, datetime]], SweepResult]:
+    """Claim the next batch of due cases and sweep it in one transaction; returns the cases
+    claimed, as (id, due time), and what was done. A batch the database refuses is swept
+    again case by case, each claimed anew."""
     listed: list[tuple[int, datetime]] = []
     try:
         with transaction.atomic():
             commit_without_waiting_for_the_disk()
             cases = claim_due(now, after, batch_size)
             listed = [(case.id, case.next_deadline_at) for case in cases]  # type: ignore[misc]
-            result = _sweep_claimed(cases, now, known)
+            return listed, _sweep_claimed(cases, now, known)
     except (OperationalError, InterfaceError):
         raise
     except Exception:
         if not listed:
             raise
-        logger.exception("A deadline sweep batch failed; sweeping its cases one by one.")
-        result = SweepResult()
-        for one in listed:
-            result.add(_sweep_listed([one], now, known))
-    if listed:
-        result.last_claimed = (listed[-1][1], listed[-1][0])
-    return len(listed), result
+        return listed, _sweep_one_by_one(listed, now, known)
 
 
 # SQLite's default page cache is 2 MiB. The cases due at one time lie all over the table and its
@@ -174,24 +160,26 @@ def _sweep_listed(
 ) -> SweepResult:
     try:
         with transaction.atomic():
-            return _sweep_cases_in_transaction(listed, now, known)
+            return _sweep_claimed(claim(listed), now, known)
     except (OperationalError, InterfaceError):
         raise
     except Exception:
         if len(listed) == 1:
             logger.exception("The deadline sweep failed on case %s; it stays due.", listed[0][0])
             return SweepResult(failed_case_ids=[listed[0][0]])
-        logger.exception("A deadline sweep batch failed; sweeping its cases one by one.")
+        return _sweep_one_by_one(listed, now, known)
+
+
+def _sweep_one_by_one(
+    listed: Sequence[tuple[int, datetime]], now: datetime, known: Known
+) -> SweepResult:
+    """After a batch failed (called while its exception is handled): each case in a
+    transaction of its own, so one bad case blocks no other."""
+    logger.exception("A deadline sweep batch failed; sweeping its cases one by one.")
     result = SweepResult()
     for one in listed:
         result.add(_sweep_listed([one], now, known))
     return result
-
-
-def _sweep_cases_in_transaction(
-    listed: Sequence[tuple[int, datetime]], now: datetime, known: Known
-) -> SweepResult:
-    return _sweep_claimed(claim(listed), now, known)
 
 
 def _sweep_claimed(cases: Sequence[DueCase], now: datetime, known: Known) -> SweepResult:
