@@ -16,7 +16,7 @@ No signals are sent and no ``save()`` runs, as with ``bulk_create``. Fields with
 
 import gc
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice, repeat
@@ -116,7 +116,15 @@ class Table:
     """Fast inserts into ``model``'s table of rows given as tuples of ``given`` attnames (the
     primary key only when given: the database numbers the rows otherwise)."""
 
-    def __init__(self, model: type[models.Model], given: Sequence[str]) -> None:
+    def __init__(
+        self,
+        model: type[models.Model],
+        given: Sequence[str],
+        *,
+        converted: Collection[str] = (),
+    ) -> None:
+        """``converted`` names given columns whose values come converted for the database
+        already (``adapt``): work that can be done before the transaction that writes them."""
         fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.attname in given]
         position = {name: index for index, name in enumerate(given)}
         unknown = set(given) - {f.attname for f in fields}
@@ -124,7 +132,11 @@ class Table:
             raise ValueError("A row needs at least one given column.")
         if unknown:
             raise ValueError(f"{model.__name__} has no columns {sorted(unknown)}")
+        if not set(converted) <= set(given):
+            missing = sorted(set(converted) - set(given))
+            raise ValueError(f"Converted columns must be given too: {missing}")
         self.model = model
+        self._already_converted = frozenset(converted)
         self._fields = fields
         self._given = position
         quote = connection.ops.quote_name
@@ -136,6 +148,12 @@ class Table:
     def _single_row_sql(self) -> str:
         # Only quoted model metadata and placeholders are formatted in; values are bound.
         return f"INSERT INTO {self._table} ({self._columns}) VALUES {self._placeholders}"  # noqa: S608
+
+    def adapt(self, attname: str, values: Iterable[object]) -> list[object]:
+        """``values`` of the column ``attname`` converted for the database, as an insert
+        would convert them."""
+        adapter = _adapter(next(f for f in self._fields if f.attname == attname))
+        return list(map(adapter, values)) if adapter else list(values)
 
     def _converted(self, rows: Sequence[Sequence[object]]) -> list[tuple[object, ...]]:
         """The rows in table order, every value converted for the database.
@@ -153,7 +171,7 @@ class Table:
                 columns.append(repeat(field.get_db_prep_save(default, connection=connection)))
                 continue
             values = [row[index] for row in rows]
-            adapter = _adapter(field)
+            adapter = None if field.attname in self._already_converted else _adapter(field)
             # ``count`` compares at C speed, identity first.
             if adapter is not None and values and values.count(values[0]) == len(values):
                 # One value for every row (the time of intake, a program): convert it once.

@@ -7,10 +7,12 @@ import json
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 from caseloop.errors import InvalidInput
 from caseloop.intake.records import IncomingRecord, RowProblem, check_mapping
 
+T = TypeVar("T")
 FORMATS = ("csv", "jsonl")
 _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -57,57 +59,91 @@ def _ends_with_newline(path: Path) -> bool:
         return handle.read(1) == b"\n"
 
 
-def _csv_records(path: Path) -> Iterator[IncomingRecord | RowProblem]:
+def _csv_rows(path: Path) -> Iterator[tuple[int, object]]:
+    """``(row, cells)`` of each CSV line that is not blank, the header's first: ``read_batches``
+    turns into records only the rows of the batches it keeps."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        line = reader.line_num
+        for cells in reader:
+            row, line = line + 1, reader.line_num
+            if cells:
+                yield row, cells
+
+
+def _csv_batch(header: list[str], rows: list[tuple[int, object]]) -> list:
     # csv.reader and a zip with the header: DictReader does the same in Python code per row,
     # a tenth of an import's time (issue #4). A short row lacks the last keys, as with
     # DictReader, whose ``None`` for them counts as an empty cell.
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            return
-        width, line = len(header), reader.line_num
-        for cells in reader:
-            row, line = line + 1, reader.line_num
-            if not cells:
-                continue
-            if len(cells) > width:
-                yield RowProblem(row, "row", f"has {len(cells) - width} more cells than the header")
-                continue
-            yield IncomingRecord(
-                row=row, data=dict(zip(header, cells, strict=False)), from_text=True
+    width = len(header)
+    batch: list[IncomingRecord | RowProblem] = []
+    for row, cells in rows:
+        assert isinstance(cells, list)
+        if len(cells) > width:
+            batch.append(
+                RowProblem(row, "row", f"has {len(cells) - width} more cells than the header")
             )
+            continue
+        data = dict(zip(header, cells, strict=False))
+        batch.append(IncomingRecord(row=row, data=data, from_text=True))
+    return batch
 
 
-def _jsonl_records(path: Path) -> Iterator[IncomingRecord | RowProblem]:
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, object]]:
     with path.open(encoding="utf-8-sig") as handle:
         for row, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield RowProblem(row, "line", f"is not valid JSON: {exc.msg} at column {exc.colno}")
-                continue
-            if not isinstance(data, dict):
-                yield RowProblem(row, "line", "is not a JSON object")
-                continue
-            yield IncomingRecord(row=row, data=data)
+            if text.strip():
+                yield row, text
 
 
-def read_records(path: Path, file_format: str) -> Iterator[IncomingRecord | RowProblem]:
-    """Every response of the file, or the problem that keeps a line from being one. A file that
-    is not UTF-8 is refused as a whole, as nothing in it could be trusted."""
-    reader = _csv_records if file_format == "csv" else _jsonl_records
+def _jsonl_batch(rows: list[tuple[int, object]]) -> list:
+    batch: list[IncomingRecord | RowProblem] = []
+    for row, text in rows:
+        assert isinstance(text, str)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            message = f"is not valid JSON: {exc.msg} at column {exc.colno}"
+            batch.append(RowProblem(row, "line", message))
+            continue
+        if not isinstance(data, dict):
+            batch.append(RowProblem(row, "line", "is not a JSON object"))
+            continue
+        batch.append(IncomingRecord(row=row, data=data))
+    return batch
+
+
+def read_batches(
+    path: Path, file_format: str, size: int, *, share: tuple[int, int] = (0, 1)
+) -> Iterator[list[IncomingRecord | RowProblem]]:
+    """The file's responses, or the problem that keeps a line from being one, in batches of
+    ``size`` lines. With ``share=(k, n)``, only batches ``k``, ``k + n``, ``k + 2n`` …: each of
+    ``n`` import workers reads the whole file, which costs far less than checking it, so that
+    every row keeps the number of its line. A file that is not UTF-8 is refused as a whole, as
+    nothing in it could be trusted."""
+    mine, every = share
     try:
-        yield from reader(path)
+        if file_format == "csv":
+            rows = _csv_rows(path)
+            first = next(rows, None)
+            if first is None:
+                return
+            header = first[1]
+            assert isinstance(header, list)
+            for index, chunk in enumerate(batched(rows, size)):
+                if index % every == mine:
+                    yield _csv_batch(header, chunk)
+        else:
+            for index, chunk in enumerate(batched(_jsonl_rows(path), size)):
+                if index % every == mine:
+                    yield _jsonl_batch(chunk)
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path.name} is not UTF-8 text ({exc.reason}).") from None
     except csv.Error as exc:
         raise InvalidInput(f"{path.name} is not a readable CSV file: {exc}.") from None
 
 
-def batched(items: Iterable[IncomingRecord | RowProblem], size: int) -> Iterator[list]:
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch

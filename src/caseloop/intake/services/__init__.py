@@ -12,6 +12,7 @@ from caseloop.intake.services.configuration import (
     save_alert_rule,
     signature_of,
 )
+from caseloop.intake.services.importing import FileImport, ImportWorkerFailed, default_workers
 from caseloop.intake.services.ingest import (
     BadRecords,
     IntakeResult,
@@ -26,12 +27,15 @@ __all__ = [
     "SIGNATURE_PREFIX",
     "BadRecords",
     "BadSignature",
+    "FileImport",
+    "ImportWorkerFailed",
     "IntakeResult",
     "IntakeSession",
     "ResponseOutcome",
     "check_alert_rule",
     "check_intake",
     "configure_intake",
+    "default_workers",
     "ingest_batches",
     "ingest_responses",
     "program_for_webhook",

@@ -9,15 +9,20 @@ for a stream of batches (an import file).
 
 Idempotency: the unique (source, external id) of responses, the unique external reference of
 cases and the skip of what is already stored make a second delivery, a retry or a re-run after a
-crash store nothing twice. Each batch commits whole or not at all.
+crash store nothing twice. Each batch commits whole or not at all. Intake transactions store
+one after the other: SQLite's write lock, taken at ``BEGIN IMMEDIATE``, makes them, and on
+PostgreSQL the intake's advisory lock does (``_take_intake_lock``), so that customers are
+matched against every customer committed before.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from caseloop.bulkrows import Table, batch_garbage_collection, select_in
@@ -55,6 +60,9 @@ from caseloop.programs.rules import RuleError
 # A unique-constraint race with a concurrent delivery of the same response (PostgreSQL) makes
 # the batch fail; re-running it finds the other delivery's rows and skips them.
 _ATTEMPTS = 3
+# The key of the intake's PostgreSQL advisory lock (``_take_intake_lock``): any constant no
+# other lock of the project uses.
+INTAKE_LOCK_KEY = 0x63_61_73_65_69_6E_74_6B  # "caseintk"
 
 
 class BadRecords(InvalidInput):
@@ -120,6 +128,10 @@ class IntakeSession:
         self._sources_with_cases: dict[str, bool] = {}
         self.cache = UnitCache()
         self._text_rows: dict[str, TextRowChecker] = {}
+        # Held around each batch's transaction. The workers of one import share a lock here,
+        # which wakes the next one the moment a batch commits; waiting on SQLite's busy
+        # timeout instead polls, up to 100 ms apart (``importing``).
+        self.turn_to_store: AbstractContextManager[object] = nullcontext()
 
     def _load_units(self, codes: Iterable[str]) -> None:
         wanted = {c for c in codes if c not in self.units and c not in self._absent_codes}
@@ -221,7 +233,7 @@ def ingest_responses(
     ``intake.add_surveyresponse``; ``None`` is the system (a verified webhook, the import).
     """
     require(actor, "intake.add_surveyresponse")
-    _require_active(program)
+    require_active(program)
     at = now or timezone.now()
     session = session or IntakeSession(program)
     inputs, problems = session.check(records, at)
@@ -252,7 +264,7 @@ def ingest_batches(
     (``intake.bulk``).
     """
     require(actor, "intake.add_surveyresponse")
-    _require_active(program)
+    require_active(program)
     session = session or IntakeSession(program)
     region = settings.CASELOOP_DEFAULT_REGION
     with import_connection(), batch_garbage_collection() as collect_garbage:
@@ -279,7 +291,8 @@ def _by_row(problem: RowProblem) -> int:
     return problem.row
 
 
-def _require_active(program: Program) -> None:
+def require_active(program: Program) -> None:
+    """Refuse intake for a program that no longer accepts responses."""
     if not program.is_active:
         raise InvalidInput(f"{program} is not accepting new responses.", field="program")
 
@@ -292,18 +305,36 @@ def _store_with_retries(
     with_outcomes: bool,
 ) -> IntakeResult:
     """One transaction for the batch; a unique-key race with a concurrent delivery of the same
-    response rolls it back, and the retry finds the other delivery's rows and skips them."""
+    response rolls it back, and the retry finds the other delivery's rows and skips them.
+
+    What needs no database is worked out before: each response's alert and its row's values
+    converted for the database. The transaction holds the write lock that other intakes (and
+    the other workers of an import) wait for, and this is a sixth of a batch's work."""
+    ready = _Ready(
+        alerts=_evaluate(session, inputs), values=_response_values(session.program, inputs, at)
+    )
     for attempt in range(_ATTEMPTS):
         try:
-            with transaction.atomic(durable=True):
+            with session.turn_to_store, transaction.atomic(durable=True):
+                _take_intake_lock()
                 return _store_unsafe_outside_transaction(
-                    session, inputs, at, strict=strict, with_outcomes=with_outcomes
+                    session, inputs, ready, at, strict=strict, with_outcomes=with_outcomes
                 )
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
                 raise
             session.forget_case_sources()
     raise AssertionError("unreachable")
+
+
+def _take_intake_lock() -> None:
+    """On PostgreSQL, hold the intake's advisory lock until the transaction ends, so that
+    intake transactions store one after the other, as SQLite's write lock makes them do there.
+    Two of them at once (two webhooks, two import workers) would otherwise each miss the
+    other's uncommitted new customer and create the same person twice."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [INTAKE_LOCK_KEY])
 
 
 Key = tuple[str, str]
@@ -351,9 +382,32 @@ def _split_repeats(inputs: Sequence[ResponseInput]) -> tuple[dict[Key, ResponseI
     return first, repeats
 
 
+@dataclass
+class _Ready:
+    """A batch's work that needs no database, done before its transaction: by id of each
+    response, its alert or why its rules could not be checked, and its row's values."""
+
+    alerts: dict[int, Alert | RowProblem]
+    values: dict[int, tuple[object, ...]]
+
+    def alerts_of(
+        self, responses: Iterable[ResponseInput]
+    ) -> tuple[dict[int, Alert], list[RowProblem]]:
+        alerts: dict[int, Alert] = {}
+        problems: list[RowProblem] = []
+        for response in responses:
+            outcome = self.alerts.get(id(response))
+            if isinstance(outcome, RowProblem):
+                problems.append(outcome)
+            elif outcome is not None:
+                alerts[id(response)] = outcome
+        return alerts, problems
+
+
 def _store_unsafe_outside_transaction(
     session: IntakeSession,
     inputs: Sequence[ResponseInput],
+    ready: _Ready,
     at: datetime,
     *,
     strict: bool,
@@ -362,7 +416,7 @@ def _store_unsafe_outside_transaction(
     first, repeats = _split_repeats(inputs)
     stored, other_cases = _existing(session, first)
     fresh = [r for r in first.values() if r.key not in stored]
-    alerts, problems = _evaluate(session, [r for r in fresh if r.key not in other_cases])
+    alerts, problems = ready.alerts_of(r for r in fresh if r.key not in other_cases)
     planned, assign_problems = assign_unsafe_outside_transaction(
         session.program, [(r, alerts[id(r)]) for r in fresh if id(r) in alerts], session.cache
     )
@@ -377,11 +431,16 @@ def _store_unsafe_outside_transaction(
     rows = []
     for response in fresh:
         case = by_response.get(id(response))
-        case_id = case.case_id if case else other_cases.get(response.key)
+        customer = customers.get(id(response))
         rows.append(
-            _response_row(session.program, response, customers.get(id(response)), case, case_id, at)
+            (
+                *ready.values[id(response)],
+                customer.pk if customer else None,
+                case.alert.rule.pk if case else None,
+                case.case_id if case else other_cases.get(response.key),
+            )
         )
-    Table(SurveyResponse, _RESPONSE_COLUMNS).insert(rows)
+    _response_table().insert(rows)
     result = IntakeResult(problems=problems, created=len(fresh), cases_opened=len(planned))
     result.duplicates = sum(1 for r in [*first.values(), *repeats] if r.key in stored) + sum(
         1 for r in repeats if r.key not in stored and first[r.key].row not in rejected
@@ -419,21 +478,22 @@ def _outcomes(
 
 def _evaluate(
     session: IntakeSession, responses: Sequence[ResponseInput]
-) -> tuple[dict[int, Alert], list[RowProblem]]:
-    alerts: dict[int, Alert] = {}
-    problems: list[RowProblem] = []
+) -> dict[int, Alert | RowProblem]:
+    """By id of each response that fires a rule, its alert; of each whose rules cannot be
+    checked on its values, the problem of its row."""
+    outcomes: dict[int, Alert | RowProblem] = {}
     if not session.rules:
-        return alerts, problems
+        return outcomes
     remembered, path_of = session.alerts, session.path_of
     for response in responses:
         try:
             alert = remembered.first_alert(response, path_of)
         except RuleError as exc:
-            problems.append(RowProblem(response.row, "answers", exc.message))
+            outcomes[id(response)] = RowProblem(response.row, "answers", exc.message)
             continue
         if alert is not None:
-            alerts[id(response)] = alert
-    return alerts, problems
+            outcomes[id(response)] = alert
+    return outcomes
 
 
 def _save_customers(
@@ -452,11 +512,11 @@ def _save_customers(
     return plan.by_key
 
 
-_RESPONSE_COLUMNS = (
+# Known before the batch's transaction, converted then (``_response_values``) …
+_CONVERTED_RESPONSE_COLUMNS = (
     "program_id",
     "source",
     "external_id",
-    "customer_id",
     "unit_id",
     "received_at",
     "ingested_at",
@@ -464,34 +524,48 @@ _RESPONSE_COLUMNS = (
     "transaction_details",
     "answers",
     "verbatims",
-    "alert_rule_id",
-    "case_id",
 )
+# … and known in it, once customers and cases are stored.
+_RESPONSE_COLUMNS = (*_CONVERTED_RESPONSE_COLUMNS, "customer_id", "alert_rule_id", "case_id")
 
 
-def _response_row(
-    program: Program,
-    response: ResponseInput,
-    customer: CustomerRef | None,
-    planned: PlannedCase | None,
-    case_id: int | None,
-    at: datetime,
-) -> tuple[object, ...]:
-    return (
-        program.pk,
-        response.source,
-        response.external_id,
-        customer.pk if customer else None,
-        response.unit.pk,
-        response.received_at,
-        at,
-        response.respondent.as_json(),
-        response.transaction.as_json() if response.transaction else {},
-        response.answers,
-        response.verbatims,
-        planned.alert.rule.pk if planned else None,
-        case_id,
+def _response_table() -> Table:
+    return Table(SurveyResponse, _RESPONSE_COLUMNS, converted=_CONVERTED_RESPONSE_COLUMNS)
+
+
+def _response_values(
+    program: Program, responses: Sequence[ResponseInput], at: datetime
+) -> dict[int, tuple[object, ...]]:
+    """By id of each response, the values of its row that are known before its transaction,
+    converted for the database (``_CONVERTED_RESPONSE_COLUMNS``)."""
+    table = _response_table()
+    (ingested_at,) = table.adapt("ingested_at", [at])
+    received_at = table.adapt("received_at", (r.received_at for r in responses))
+    respondents = table.adapt("respondent", (r.respondent.as_json() for r in responses))
+    details = table.adapt(
+        "transaction_details", (r.transaction.as_json() if r.transaction else {} for r in responses)
     )
+    answers = table.adapt("answers", (r.answers for r in responses))
+    verbatims = table.adapt("verbatims", (r.verbatims for r in responses))
+    return {
+        id(response): (
+            program.pk,
+            response.source,
+            response.external_id,
+            response.unit.pk,
+            *converted,
+        )
+        for response, *converted in zip(
+            responses,
+            received_at,
+            repeat(ingested_at),
+            respondents,
+            details,
+            answers,
+            verbatims,
+            strict=False,
+        )
+    }
 
 
 def records_from_json(payload: object) -> list[IncomingRecord]:

@@ -17,16 +17,14 @@ from rich.progress import (
 )
 
 from caseloop.errors import DomainError
-from caseloop.intake.files import (
-    FORMATS,
-    batched,
-    count_rows,
-    detect_format,
-    load_mapping,
-    read_records,
-)
+from caseloop.intake.files import FORMATS, count_rows, detect_format, load_mapping
 from caseloop.intake.records import RowProblem
-from caseloop.intake.services import IntakeSession, ingest_batches
+from caseloop.intake.services import (
+    FileImport,
+    ImportWorkerFailed,
+    IntakeSession,
+    default_workers,
+)
 from caseloop.programs.models import Program
 
 # Each batch is one transaction. Per batch an import pays a dozen lookups and a commit that
@@ -61,13 +59,22 @@ class Command(BaseCommand):
             default=DEFAULT_BATCH_SIZE,
             help=f"responses per transaction (default {DEFAULT_BATCH_SIZE})",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=default_workers(),
+            help="processes that check and store batches side by side (default "
+            f"{default_workers()} here: two where there are two processors or more)",
+        )
         parser.add_argument("--errors", type=Path, help="also write the bad rows to this CSV file")
 
     def handle(self, *args: object, **options: object) -> None:
         path = Path(str(options["file"]))
-        batch_size = int(str(options["batch_size"]))
+        batch_size, workers = int(str(options["batch_size"])), int(str(options["workers"]))
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        if workers < 1:
+            raise CommandError("--workers must be at least 1.")
         if not path.is_file():
             raise CommandError(f"{path} is not a file.")
         program = Program.objects.filter(code=options["program"]).first()
@@ -81,9 +88,12 @@ class Command(BaseCommand):
                 mapping=mapping,
                 default_source=options["source"],  # type: ignore[arg-type]
             )
-            totals, problems = self._import(path, file_format, program, session, batch_size)
+            running = FileImport(session, path, file_format, batch_size=batch_size, workers=workers)
+            totals, problems = self._import(running)
         except DomainError as exc:
             raise CommandError(exc.message) from None
+        except ImportWorkerFailed as exc:
+            raise CommandError(str(exc)) from None
         self._report(totals, problems, options["errors"])
         if problems:
             raise CommandError(
@@ -91,14 +101,7 @@ class Command(BaseCommand):
                 "the import again (rows already imported are skipped)."
             )
 
-    def _import(
-        self,
-        path: Path,
-        file_format: str,
-        program: Program,
-        session: IntakeSession,
-        batch_size: int,
-    ) -> tuple[dict[str, int], list[RowProblem]]:
+    def _import(self, running: FileImport) -> tuple[dict[str, int], list[RowProblem]]:
         totals = {"created": 0, "duplicates": 0, "cases": 0}
         problems: list[RowProblem] = []
         progress = Progress(
@@ -110,10 +113,12 @@ class Command(BaseCommand):
             TimeRemainingColumn(),
             console=Console(file=self.stderr._out),  # type: ignore[attr-defined]
         )
-        with progress:
-            task = progress.add_task(f"Importing {path.name}", total=count_rows(path, file_format))
-            batches = batched(read_records(path, file_format), batch_size)
-            for result in ingest_batches(program, batches, actor=None, session=session):
+        total = count_rows(running.path, running.file_format)
+        # The workers start before the progress bar's thread does: a fork copies only the
+        # thread that forks, and a lock the other held would stay held in the child.
+        with running, progress:
+            task = progress.add_task(f"Importing {running.path.name}", total=total)
+            for result in running:
                 totals["created"] += result.created
                 totals["duplicates"] += result.duplicates
                 totals["cases"] += result.cases_opened
