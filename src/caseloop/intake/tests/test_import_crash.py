@@ -42,12 +42,12 @@ def database_url() -> str:
     return f"postgres://{settings['USER']}{password}@{host}:{port}/{settings['NAME']}"
 
 
-def start_import(path: Path) -> subprocess.Popen[bytes]:
+def start_import(path: Path, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": database_url()}
     return subprocess.Popen(
         [
             *(sys.executable, "-m", "django", "import_responses", str(path)),
-            *("--program", "retail", "--batch-size", str(BATCH)),
+            *("--program", "retail", "--batch-size", str(BATCH), "--workers", str(workers)),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -68,24 +68,59 @@ def wait_for_committed_rows(process: subprocess.Popen[bytes], at_least: int) -> 
     raise AssertionError("the import committed nothing within two minutes")
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux: read from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_until_ended(pids: list[int]) -> None:
+    deadline = time.monotonic() + 60
+    while any(is_running(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the import's workers outlived it: {pids}")
+        time.sleep(0.002)  # a polling interval, not a wait for something to be done
+
+
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.django_db(transaction=True)
 def test_an_import_killed_half_way_and_run_again_ends_exactly_right(
-    survey: Survey, tmp_path: Path
+    survey: Survey, tmp_path: Path, workers: int
 ) -> None:
     path = tmp_path / "responses.csv"
     expected_alerts = write_file(path)
-    process = start_import(path)
+    process = start_import(path, workers)
     wait_for_committed_rows(process, at_least=BATCH)
+    worker_pids = children_of(process.pid)
+    assert len(worker_pids) == (workers if workers > 1 else 0)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
     process.stderr.close()  # type: ignore[union-attr]
-
     killed_at = SurveyResponse.objects.count()
+    # The workers die with the import: none goes on to commit the batch it was storing.
+    wait_until_ended(worker_pids)
+    assert SurveyResponse.objects.count() == killed_at
+
     assert 0 < killed_at < ROWS, "the kill must land half way"
     assert killed_at % BATCH == 0, "a batch commits whole or not at all"
     assert Case.objects.count() == SurveyResponse.objects.filter(case__isnull=False).count()
 
-    rerun = start_import(path)
+    rerun = start_import(path, workers)
     _, stderr = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, stderr.decode()
 

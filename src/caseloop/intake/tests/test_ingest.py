@@ -450,3 +450,33 @@ def test_answers_named_like_a_reserved_name_stay_reachable_through_answers(
     data = response_data("s-1", answers={"unit": "bad"})
     ingest_responses(survey.program, records(data), actor=None, now=now)
     assert Case.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_intake_waits_for_another_intake_transaction(survey: Survey, now: datetime) -> None:
+    """PostgreSQL: an intake transaction holds the intake's advisory lock, so another waits for
+    it (here: gives up after its lock timeout, storing nothing) instead of matching customers
+    beside it and creating the same new person twice. On SQLite the write lock does this."""
+    from django.db import OperationalError, connection, connections
+
+    from caseloop.intake.services.ingest import INTAKE_LOCK_KEY
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's write lock lets one intake transaction in at a time")
+    other = connections.create_connection("default")
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [INTAKE_LOCK_KEY])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '50ms'")
+        with pytest.raises(OperationalError, match="lock timeout"):
+            ingest_responses(survey.program, records(concern(survey)), actor=None, now=now)
+        assert not SurveyResponse.objects.exists()
+        other.rollback()
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    ingest_responses(survey.program, records(concern(survey)), actor=None, now=now)
+    assert SurveyResponse.objects.count() == 1
