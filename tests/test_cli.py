@@ -106,3 +106,21 @@ def test_serve_collects_static_files_for_whitenoise(tmp_path: Path) -> None:
         stop(process)
 
     assert (tmp_path / "static" / "staticfiles.json").exists()
+
+
+def test_import_responses_hands_its_options_to_the_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handed: list[list[str]] = []
+    monkeypatch.setattr("caseloop.cli.manage", lambda args: handed.append(list(args)) or 0)
+    argv = ["import", "responses", "r.csv", "--program", "cx", "--workers", "3"]
+    assert main([*argv, "--batch-size", "500"]) == 0
+    assert handed == [
+        ["import_responses", "r.csv", "--program", "cx", "--batch-size", "500", "--workers", "3"]
+    ]
+
+
+def test_import_responses_refuses_zero_workers(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["import", "responses", "r.csv", "--program", "cx", "--workers", "0"])
+    assert "--workers" in capsys.readouterr().err

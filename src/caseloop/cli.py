@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     responses.add_argument("--format", choices=["csv", "jsonl"])
     responses.add_argument("--source", help="source of the responses' external ids")
     responses.add_argument("--batch-size", type=_positive_int)
+    responses.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="processes that check and store batches side by side (default: two where there "
+        "are two processors or more)",
+    )
     responses.add_argument("--errors", help="write every bad row to this CSV file")
     responses.set_defaults(run=_import_responses)
     return parser
@@ -113,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _import_responses(args: argparse.Namespace) -> int:
     command = ["import_responses", args.file, "--program", args.program]
-    for option in ("mapping", "format", "source", "batch_size", "errors"):
+    for option in ("mapping", "format", "source", "batch_size", "workers", "errors"):
         value = getattr(args, option)
         if value is not None:
             command += [f"--{option.replace('_', '-')}", str(value)]

@@ -64,7 +64,9 @@ class Command(BaseCommand):
             type=int,
             default=default_workers(),
             help="processes that check and store batches side by side (default "
-            f"{default_workers()} here: two where there are two processors or more)",
+            f"{default_workers()} here: two where there are two processors or more); batches "
+            "then commit in no fixed order, and of two rows with the same source and external "
+            "id in different batches the one stored first is kept",
         )
         parser.add_argument("--errors", type=Path, help="also write the bad rows to this CSV file")
 
