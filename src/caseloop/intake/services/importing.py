@@ -87,6 +87,7 @@ class FileImport:
         self.batch_size = batch_size
         self.workers = workers if _can_fork() else 1
         self._running: dict[Connection, BaseProcess] = {}
+        self._finished = False
 
     def __enter__(self) -> "FileImport":
         if self.workers > 1:
@@ -100,7 +101,9 @@ class FileImport:
         trace: TracebackType | None,
     ) -> None:
         for process in self._running.values():
-            if process.is_alive():
+            if not self._finished and process.is_alive():
+                # Stopped half way (an error, or the caller stopped reading): the batch each
+                # worker holds rolls back, and a re-run takes it up.
                 process.kill()
         for receiver, process in self._running.items():
             process.join()
@@ -158,6 +161,7 @@ class FileImport:
                     raise InvalidInput(value)
                 else:
                     raise ImportWorkerFailed(f"An import worker failed:\n{value}")
+        self._finished = True
 
 
 def _can_fork() -> bool:
