@@ -330,7 +330,7 @@ def _cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def _import_seconds(path: Path) -> tuple[float, float]:
+def _import_seconds(path: Path, workers: int) -> tuple[float, float]:
     """Wall-clock and CPU seconds of the import command, its workers' included."""
     from django.core.management import call_command
 
@@ -342,6 +342,8 @@ def _import_seconds(path: Path) -> tuple[float, float]:
         PROGRAM_CODE,
         "--batch-size",
         str(BATCH_SIZE),
+        "--workers",
+        str(workers),
         stdout=io.StringIO(),
         stderr=io.StringIO(),
     )
@@ -352,6 +354,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench/scenarios/import_responses.py")
     parser.add_argument("--rows", type=int, default=ROWS)
     parser.add_argument("--database-url", help="a postgres:// URL of a database to recreate")
+    parser.add_argument(
+        "--workers", type=int, help="the import's workers (its default if not given)"
+    )
     args = parser.parse_args(argv)
     _fresh_database(args.database_url)
     import django
@@ -373,7 +378,8 @@ def main(argv: list[str]) -> int:
     alerts = _write_file(path, args.rows, stores, rng)
     plain, raw = _plain_insert_seconds(path)
     customers_before = Customer.objects.count()
-    imported, cpu = _import_seconds(path)
+    workers = args.workers or default_workers()
+    imported, cpu = _import_seconds(path, workers)
     stored, cases = SurveyResponse.objects.count(), Case.objects.count()
     queued = UntoldEvent.objects.count()
     started = time.perf_counter()
@@ -400,7 +406,7 @@ def main(argv: list[str]) -> int:
         "plain_insert_seconds": plain,
         "raw_insert_seconds": raw,
         "new_customers": Customer.objects.count() - customers_before,
-        "workers": default_workers(),
+        "workers": workers,
     }
     print(json.dumps(result))
     return 0
