@@ -84,14 +84,13 @@ class DueCase:
 @dataclass
 class Known:
     """What the batches of one sweep share, read the first time a batch needs it: programs,
-    units' calendars and each unit's designees by case owner (a few hundred units serve the
+    units' calendars and each unit's designee chain (a few hundred units serve the
     thousands of cases due). A sweep lasts seconds: a manager changed while it runs is
     followed from the next sweep on."""
 
     programs: dict[int, Program] = field(default_factory=dict)
     calendars: dict[int, BusinessCalendar] = field(default_factory=dict)
-    chains: dict[int, list[User]] = field(default_factory=dict)
-    designees: dict[tuple[int, int | None], list[int]] = field(default_factory=dict)
+    chains: dict[int, list[tuple[int, int | None]]] = field(default_factory=dict)
     step_due: dict[tuple[int, datetime, int], datetime] = field(default_factory=dict)
 
     def learn(self, cases: Sequence[DueCase]) -> None:
@@ -105,18 +104,21 @@ class Known:
             self.calendars.update(calendars_for_units(units.values()))
             self.chains.update(_manager_chains(list(units.values())))
 
-    def designee(self, unit_id: int, owner_id: int | None, level: int) -> int | None:
-        """The ``level``-th person up the unit's manager chain, skipping the case's own owner
-        and standing in a manager's cover for a manager who is away."""
-        key = (unit_id, owner_id)
-        others = self.designees.get(key)
-        if others is None:
-            others = self.designees[key] = [
-                (manager.cover_id if manager.is_away and manager.cover_id else manager.pk)
-                for manager in self.chains[unit_id]
-                if manager.pk != owner_id
-            ]
-        return others[level - 1] if level <= len(others) else None
+    def designee(
+        self, unit_id: int, owner_id: int | None, level: int, *, climbing: bool
+    ) -> int | None:
+        """Who a late case goes to at escalation step ``level``: the ``level``-th person who can
+        act in the unit's designee chain above the case's owner (from the bottom of the chain
+        when the owner is not in it). When escalation hands the case over (``climbing``), the
+        owner is the previous step's designee, so every step goes to the next one above."""
+        chain = self.chains[unit_id]
+        position = next(
+            (i for i, people in enumerate(chain) if owner_id is not None and owner_id in people),
+            -1,
+        )
+        above = [stand_in for _, stand_in in chain[position + 1 :] if stand_in is not None]
+        step = 1 if climbing and position >= 0 else level
+        return above[step - 1] if step <= len(above) else None
 
     def resolve_step_due(self, case: DueCase, level: int) -> datetime:
         """When escalation step ``level`` (1 = the resolve deadline itself) falls due: each
@@ -135,14 +137,34 @@ class Known:
         return due
 
 
-def _manager_chains(units: Sequence[Unit]) -> dict[int, list[User]]:
-    """``org.queries.manager_chain`` of every unit, in one query: managers from the unit
-    upwards, nearest first, each once."""
+def _manager_chains(units: Sequence[Unit]) -> dict[int, list[tuple[int, int | None]]]:
+    """Each unit's designee chain, in one query: its managers from the unit upwards, nearest
+    first, each once, as (manager, who acts for them): the manager, or the cover of a manager
+    who is away. Nobody acts for a manager no longer active or away without a cover who can
+    act: escalation passes over them to someone who is there."""
     ancestor_ids = {ancestor for unit in units for ancestor in unit.ancestor_ids}
     ancestors = {
-        unit.pk: unit for unit in Unit.objects.select_related("manager").filter(pk__in=ancestor_ids)
+        unit.pk: unit
+        for unit in Unit.objects.select_related("manager__cover").filter(pk__in=ancestor_ids)
     }
-    return {unit.pk: managers_upwards(unit, ancestors) for unit in units}
+    return {unit.pk: _designee_chain(managers_upwards(unit, ancestors)) for unit in units}
+
+
+def _designee_chain(managers: Sequence[User]) -> list[tuple[int, int | None]]:
+    chain: list[tuple[int, int | None]] = []
+    acting: set[int] = set()
+    for manager in managers:
+        person: User | None = manager if manager.is_active else None
+        if person is not None and manager.is_away:
+            cover = manager.cover
+            person = cover if cover is not None and cover.is_active and not cover.is_away else None
+        # Someone who already acts lower in the chain is not a step up a second time.
+        if person is not None and person.pk in acting:
+            person = None
+        if person is not None:
+            acting.add(person.pk)
+        chain.append((manager.pk, person.pk if person else None))
+    return chain
 
 
 _DATETIME_COLUMNS = {"start_due_at", "resolve_due_at", "next_deadline_at"}
@@ -352,8 +374,8 @@ def _escalate(
     """One step up the chain: the designee becomes a full-access watcher, or the owner (the
     previous owner then watches with full access), as the program says."""
     kind, deadline_at, level = deadline
-    designee = known.designee(case.unit_id, case.owner_id, level)
     action = program.escalation_action
+    designee = known.designee(case.unit_id, case.owner_id, level, climbing=action == _REASSIGN)
     if designee is not None:
         if action == _REASSIGN and designee != case.owner_id:
             previous = case.owner_id

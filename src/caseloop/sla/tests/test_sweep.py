@@ -141,6 +141,81 @@ def test_owner_is_skipped_in_the_designee_chain(now: datetime) -> None:
     assert escalations(case) == [(DeadlineKind.START, 1, "boss")]
 
 
+def three_managers_up(owner: object) -> tuple[object, list[object]]:
+    """A store under a region under a head office, each with its own manager."""
+    managers = [make_user(username=name) for name in ("lena", "hugo", "ines")]
+    head = make_unit(manager=managers[2])
+    region = make_unit(parent=head, manager=managers[1])
+    store = make_unit(parent=region, owner=owner, manager=managers[0])
+    return store, managers
+
+
+def test_handed_over_case_climbs_the_chain_one_manager_at_a_time(now: datetime) -> None:
+    agent = make_user()
+    store, _ = three_managers_up(agent)
+    program = make_program(escalation_action=EscalationAction.REASSIGN, escalation_levels=3)
+    case = make_case(program=program, unit=store, now=now)
+    services.add_note(case, actor=agent, body="Called", now=now)
+    sweep_deadlines(now=now + timedelta(days=30))
+    assert escalations(case) == [
+        (DeadlineKind.RESOLVE, 1, "lena"),
+        (DeadlineKind.RESOLVE, 2, "hugo"),
+        (DeadlineKind.RESOLVE, 3, "ines"),
+    ]
+    case.refresh_from_db()
+    assert case.owner.username == "ines"
+
+
+def test_escalation_of_a_managers_case_goes_above_them_never_below(now: datetime) -> None:
+    store, managers = three_managers_up(make_user())
+    program = make_program(escalation_levels=2)
+    case = make_case(program=program, unit=store, owner=managers[1], now=now)
+    services.add_note(case, actor=managers[1], body="Called", now=now)
+    sweep_deadlines(now=now + timedelta(days=30))
+    assert escalations(case) == [(DeadlineKind.RESOLVE, 1, "ines"), (DeadlineKind.RESOLVE, 2, None)]
+
+
+def test_away_manager_without_a_cover_is_passed_over(cast: Cast, now: datetime) -> None:
+    store, managers = three_managers_up(cast.owner)
+    managers[0].is_away = True
+    managers[0].save()
+    case = make_case(program=cast.program, unit=store, now=now)
+    sweep_deadlines(now=now + TUESDAY)
+    assert escalations(case) == [(DeadlineKind.START, 1, "hugo")]
+
+
+def test_inactive_manager_is_passed_over(cast: Cast, now: datetime) -> None:
+    store, managers = three_managers_up(cast.owner)
+    managers[0].is_active = False
+    managers[0].save()
+    case = make_case(program=cast.program, unit=store, now=now)
+    sweep_deadlines(now=now + TUESDAY)
+    assert escalations(case) == [(DeadlineKind.START, 1, "hugo")]
+
+
+def test_cover_who_is_away_too_does_not_stand_in(cast: Cast, now: datetime) -> None:
+    store, managers = three_managers_up(cast.owner)
+    cover = make_user(username="carl", is_away=True)
+    managers[0].is_away, managers[0].cover = True, cover
+    managers[0].save()
+    case = make_case(program=cast.program, unit=store, now=now)
+    sweep_deadlines(now=now + TUESDAY)
+    assert escalations(case) == [(DeadlineKind.START, 1, "hugo")]
+
+
+def test_owner_covering_for_their_manager_is_not_made_a_watcher_of_their_own_case(
+    now: datetime,
+) -> None:
+    agent = make_user()
+    store, managers = three_managers_up(agent)
+    managers[0].is_away, managers[0].cover = True, agent
+    managers[0].save()
+    case = make_case(unit=store, owner=agent, now=now)
+    sweep_deadlines(now=now + TUESDAY)
+    assert escalations(case) == [(DeadlineKind.START, 1, "hugo")]
+    assert not case.watchers.filter(user=agent).exists()
+
+
 def test_deadlines_follow_the_units_own_calendar(now: datetime) -> None:
     store = make_unit()
     UnitCalendar.objects.create(
