@@ -39,7 +39,7 @@ from caseloop.org.models import Unit, User
 from caseloop.org.queries import managers_upwards
 from caseloop.programs.models import CaseType, PlaybookStep, Program
 from caseloop.routing.models import AssignmentRule, Strategy
-from caseloop.routing.services import Assignment, choose_owner
+from caseloop.routing.services import Assignment, choose_owner, unit_owner_assignment
 from caseloop.sla.deadlines import Deadlines, calendars_for_units, deadlines_in
 from caseloop.sla.services import initial_next_deadline
 
@@ -100,13 +100,8 @@ class UnitCache:
 
 def _unit_owner_assignment(owner: User | None) -> Assignment:
     # choose_owner without assignment rules: its unit-owner rule is an unsaved, nameless one.
-    rule = AssignmentRule(strategy=Strategy.UNIT_OWNER)
-    if owner is None:
-        return Assignment(None)
-    if owner.is_away:
-        cover = owner.cover if owner.cover and owner.cover.is_active else None
-        return Assignment(cover, rule) if cover else Assignment(None)
-    return Assignment(owner, rule)
+    unit_owner_rule = AssignmentRule(strategy=Strategy.UNIT_OWNER)
+    return unit_owner_assignment(owner, unit_owner_rule) or Assignment(None)
 
 
 def _routing_context(response: ResponseInput, alert: Alert) -> dict[str, object]:

@@ -37,6 +37,13 @@ def roles_on(user: User, unit: Unit) -> set[str]:
     )
 
 
+def cover_standing_in(user: User) -> User | None:
+    """Who takes new work for ``user`` while they are away: their cover, when set, active and
+    not away as well."""
+    cover = user.cover
+    return cover if cover is not None and cover.is_active and not cover.is_away else None
+
+
 def manager_chain(unit: Unit) -> list[User]:
     """Managers from the unit upwards, nearest first, each once."""
     ancestors = Unit.objects.select_related("manager").in_bulk(unit.ancestor_ids)
@@ -57,7 +64,8 @@ def managers_upwards(unit: Unit, ancestors: Mapping[int, Unit]) -> list[User]:
 def designated_owner(unit: Unit) -> User | None:
     """The nearest designated owner from the unit upwards."""
     ancestors = {
-        u.pk: u for u in Unit.objects.select_related("owner").filter(pk__in=unit.ancestor_ids)
+        u.pk: u
+        for u in Unit.objects.select_related("owner__cover").filter(pk__in=unit.ancestor_ids)
     }
     for unit_id in reversed(unit.ancestor_ids):
         ancestor = ancestors.get(unit_id)

@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 
 from caseloop.cases.models import OPEN_STATUSES
 from caseloop.org.models import Role, Unit, User
-from caseloop.org.queries import designated_owner
+from caseloop.org.queries import cover_standing_in, designated_owner
 from caseloop.programs.models import Program
 from caseloop.programs.rules import RuleError, compile_rule, evaluate
 from caseloop.routing.models import AssignmentRule, Strategy
@@ -42,13 +42,14 @@ def _team_members(team: Unit) -> list[User]:
         User.objects.filter(
             is_active=True, memberships__unit=team, memberships__role__in=TEAM_ROLES
         )
+        .select_related("cover")
         .distinct()
         .order_by("pk")
     )
 
 
 def _covers_of(users: list[User]) -> list[User]:
-    return [user.cover for user in users if user.is_away and user.cover and user.cover.is_active]
+    return [cover for user in users if user.is_away and (cover := cover_standing_in(user))]
 
 
 def _round_robin(rule: AssignmentRule, members: list[User]) -> User | None:
@@ -75,15 +76,18 @@ def _least_loaded(members: list[User]) -> User | None:
     return loads.first()
 
 
+def unit_owner_assignment(owner: User | None, rule: AssignmentRule) -> Assignment | None:
+    """The unit's designated owner takes the case, or while they are away the cover standing
+    in for them; None when neither can."""
+    if owner is None:
+        return None
+    taker = cover_standing_in(owner) if owner.is_away else owner
+    return Assignment(taker, rule) if taker else None
+
+
 def _apply(rule: AssignmentRule, unit: Unit) -> Assignment | None:
     if rule.strategy == Strategy.UNIT_OWNER:
-        owner = designated_owner(unit)
-        if owner is None:
-            return None
-        if owner.is_away:
-            cover = owner.cover if owner.cover and owner.cover.is_active else None
-            return Assignment(cover, rule) if cover else None
-        return Assignment(owner, rule)
+        return unit_owner_assignment(designated_owner(unit), rule)
     assert rule.team is not None
     members = _team_members(rule.team)
     if rule.strategy == Strategy.SKILL:

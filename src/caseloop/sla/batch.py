@@ -33,7 +33,7 @@ from caseloop.bulkrows import (
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind, Status, WatcherAccess
 from caseloop.notify.telling import queue_untold_events_from
 from caseloop.org.models import Unit, User
-from caseloop.org.queries import managers_upwards
+from caseloop.org.queries import cover_standing_in, managers_upwards
 from caseloop.programs.models import EscalationAction, Program
 from caseloop.sla.calendar import BusinessCalendar
 from caseloop.sla.deadlines import calendars_for_units
@@ -156,8 +156,7 @@ def _designee_chain(managers: Sequence[User]) -> list[tuple[int, int | None]]:
     for manager in managers:
         person: User | None = manager if manager.is_active else None
         if person is not None and manager.is_away:
-            cover = manager.cover
-            person = cover if cover is not None and cover.is_active and not cover.is_away else None
+            person = cover_standing_in(manager)
         # Someone who already acts lower in the chain is not a step up a second time.
         if person is not None and person.pk in acting:
             person = None

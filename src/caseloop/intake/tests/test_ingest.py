@@ -235,6 +235,7 @@ ROUTINGS = [
     "unit owner",
     "away unit owner with a cover",
     "away unit owner without a cover",
+    "away unit owner whose cover is away too",
     "no owner up the tree",
     "round-robin team with an away member",
 ]
@@ -245,7 +246,9 @@ def test_alert_case_is_what_open_case_opens(survey: Survey, now: datetime, routi
     owner = survey.owner
     if routing.startswith("away unit owner"):
         owner.is_away = True
-        owner.cover = make_user(username="cover") if "with a cover" in routing else None
+        away_too = routing.endswith("away too")
+        has_cover = "with a cover" in routing or away_too
+        owner.cover = make_user(username="cover", is_away=away_too) if has_cover else None
         owner.save()
     if routing == "no owner up the tree":
         Unit.objects.filter(pk=survey.store.pk).update(owner=None)

@@ -128,6 +128,28 @@ def test_away_unit_owner_hands_the_case_to_their_cover(now: datetime) -> None:
     assert case.owner == cover
 
 
+def test_away_unit_owner_whose_cover_is_away_too_leaves_the_case_unassigned(
+    now: datetime,
+) -> None:
+    owner, cover = make_user(), make_user(username="stand-in", is_away=True)
+    owner.is_away, owner.cover = True, cover
+    owner.save()
+    case = make_case(unit=make_unit(owner=owner), now=now)
+    assert case.owner is None
+
+
+def test_away_members_cover_who_is_away_too_does_not_watch(team, store, now) -> None:
+    program = make_program()
+    ann = team.memberships.get(user__username="ann").user
+    cover = make_user(username="cover", is_away=True)
+    ann.is_away, ann.cover = True, cover
+    ann.save()
+    rule(program, Strategy.ROUND_ROBIN, team=team)
+    case = make_case(program=program, unit=store, now=now)
+    assert case.owner.username == "ben"
+    assert not case.watchers.filter(user=cover).exists()
+
+
 def test_rule_whose_team_is_all_away_falls_through(team, store, now) -> None:
     program = make_program()
     for membership in team.memberships.all():
