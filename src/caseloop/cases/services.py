@@ -677,7 +677,9 @@ def transfer_case(
             case.start_due_at = deadlines.start_due_at
         case.resolve_due_at = deadlines.resolve_due_at
         case.escalation_level = 0
-        case.next_deadline_at = initial_next_deadline(case.start_due_at, case.resolve_due_at)
+        # A case already started has no start deadline left to watch for.
+        start_due_at = case.start_due_at if case.status == Status.NEW else None
+        case.next_deadline_at = initial_next_deadline(start_due_at, case.resolve_due_at)
         fields += ["start_due_at", "resolve_due_at", "escalation_level", "next_deadline_at"]
     _record(
         case,

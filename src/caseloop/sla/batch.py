@@ -12,6 +12,7 @@ the worker (``caseloop.notify.telling``), from the owner and watchers recorded h
 event.
 """
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -300,32 +301,43 @@ class Plan:
 Watchers = dict[int, dict[int, int]]
 
 
-def read_context(
-    cases: Sequence[DueCase], now: datetime
-) -> tuple[set[tuple[int, datetime]], Watchers]:
-    """For a batch, in two queries: the start escalations already made of its late New cases
-    (case, start deadline), and each case's watchers."""
+# A deadline step already taken: (case, the start escalation or the overdue mark, deadline).
+Taken = set[tuple[int, str, datetime]]
+
+
+def read_context(cases: Sequence[DueCase], now: datetime) -> tuple[Taken, Watchers]:
+    """For a batch, in at most three queries: the steps its late cases may have taken already
+    (the start escalation of a New case; the overdue mark of a case that was overdue before
+    and has a new resolve deadline since it was reopened or moved), and each case's
+    watchers."""
+    taken: Taken = set()
     late = [c.id for c in cases if c.status == _NEW and c.start_due_at and c.start_due_at <= now]
-    aware = aware_datetime_reader()
-    started: set[tuple[int, datetime]] = set()
     if late:
+        aware = aware_datetime_reader()
         rows = select_in(
             Escalation, ("case_id", "deadline_at"), "case_id", late, equal={"deadline": _START}
         )
-        started = {(case_id, aware(at)) for case_id, at in rows}
+        taken.update((case_id, _START, aware(at)) for case_id, at in rows)
+    marked_before = [c.id for c in cases if c.was_overdue and c.escalation_level == 0]
+    if marked_before:
+        for case_id, data in select_in(
+            CaseEvent, ("case_id", "data"), "case_id", marked_before, equal={"kind": _OVERDUE}
+        ):
+            due = (json.loads(data) if isinstance(data, str) else data)["resolve_due_at"]
+            taken.add((case_id, _OVERDUE, datetime.fromisoformat(due)))
     watchers: Watchers = {case.id: {} for case in cases}
     for pk, case_id, user_id in select_in(
         CaseWatcher, ("id", "case_id", "user_id"), "case_id", list(watchers)
     ):
         watchers[case_id][user_id] = pk
-    return started, watchers
+    return taken, watchers
 
 
 def plan_case(
     case: DueCase,
     plan: Plan,
     known: Known,
-    start_escalated: set[tuple[int, datetime]],
+    taken: Taken,
     watchers: set[int],
 ) -> int:
     """Apply to ``case`` (in memory) what the sweep does at ``plan.now``: the start escalation
@@ -338,11 +350,16 @@ def plan_case(
     start_due = case.start_due_at
     # No column records a start escalation: the escalation rows do (read once for the batch).
     start_late = case.status == _NEW and start_due is not None and start_due <= now
-    if start_late and (case.id, start_due) not in start_escalated:
+    if start_late and (case.id, _START, start_due) not in taken:
         _escalate(case, plan, known, program, watchers, (_START, start_due, 1))
     resolve_due = case.resolve_due_at
     if case.status != _CLOSED and resolve_due is not None and resolve_due <= now:
-        if not case.was_overdue:
+        # ``was_overdue`` stays set for reporting when a case is reopened or moved with new
+        # deadlines: missing the new resolve deadline is marked again, once.
+        marked = case.was_overdue and (
+            case.escalation_level > 0 or (case.id, _OVERDUE, resolve_due) in taken
+        )
+        if not marked:
             case.was_overdue = True
             data = {"resolve_due_at": resolve_due.isoformat()}
             step = (case.id, _OVERDUE, data, case.owner_id, frozenset(watchers))
@@ -407,7 +424,7 @@ def _next_deadline(case: DueCase, program: Program, known: Known, now: datetime)
         pending.append(case.start_due_at)
     if case.resolve_due_at and case.escalation_level < program.escalation_levels:
         pending.append(known.resolve_step_due(case, case.escalation_level + 1))
-    elif case.resolve_due_at and not case.was_overdue:
+    elif case.resolve_due_at and (not case.was_overdue or case.resolve_due_at > now):
         pending.append(case.resolve_due_at)
     return min(pending) if pending else None
 

@@ -187,12 +187,12 @@ def _sweep_claimed(cases: Sequence[DueCase], now: datetime, known: Known) -> Swe
     if not cases:
         return result
     known.learn(cases)
-    start_escalated, watchers = read_context(cases, now)
+    taken, watchers = read_context(cases, now)
     plan = Plan(now=now)
     for case in cases:
         mark = plan.mark()
         try:
-            plan_case(case, plan, known, start_escalated, set(watchers[case.id]))
+            plan_case(case, plan, known, taken, set(watchers[case.id]))
         except Exception:
             # A calendar that cannot be computed, say: this case stays as it is, still due.
             logger.exception("The deadline sweep cannot handle case %s; it stays due.", case.id)

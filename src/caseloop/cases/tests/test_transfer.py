@@ -41,6 +41,18 @@ def test_transfer_restarts_deadlines_when_the_program_says_so(cast: Cast, now: d
     assert case.next_deadline_at == now + timedelta(days=2)
 
 
+def test_transfer_of_a_started_case_watches_only_its_new_resolve_deadline(
+    cast: Cast, now: datetime
+) -> None:
+    cast.program.recompute_deadlines_on_transfer = True
+    cast.program.save()
+    services.add_note(cast.case, actor=cast.owner, body="Called", now=now)
+    shop = make_unit(parent=cast.region)
+    services.transfer_case(cast.case, actor=cast.manager, unit=shop, now=now + timedelta(days=1))
+    case = Case.objects.get(pk=cast.case.pk)
+    assert case.next_deadline_at == case.resolve_due_at == now + timedelta(days=4)
+
+
 def test_transfer_into_a_unit_beyond_ones_reach_is_refused(cast: Cast, now: datetime) -> None:
     with pytest.raises(Forbidden):
         services.transfer_case(cast.case, actor=cast.manager, unit=cast.other_store, now=now)

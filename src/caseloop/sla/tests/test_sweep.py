@@ -94,6 +94,54 @@ def test_repeated_sweeps_never_escalate_twice(cast: Cast, now: datetime) -> None
     assert CaseEvent.objects.filter(case=cast.case, kind=EventKind.OVERDUE).count() == 1
 
 
+def close_and_reopen(cast: Cast, at: datetime) -> None:
+    services.close_case(
+        cast.case,
+        actor=cast.owner,
+        closing_status_id=cast.program.closing_statuses.first().pk,
+        root_cause_ids=[cast.program.root_causes.first().pk],
+        final_note="Done",
+        now=at,
+    )
+    services.reopen_case(cast.case, actor=cast.owner, reason="Still broken", now=at)
+
+
+def overdue_marks(case: Case) -> list[str]:
+    events = CaseEvent.objects.filter(case=case, kind=EventKind.OVERDUE).order_by("id")
+    return [event.data["resolve_due_at"] for event in events]
+
+
+def test_reopened_case_that_misses_its_new_deadline_is_marked_overdue_again(
+    cast: Cast, now: datetime
+) -> None:
+    services.add_note(cast.case, actor=cast.owner, body="Called", now=now)
+    sweep_deadlines(now=now + THURSDAY)
+    close_and_reopen(cast, now + THURSDAY)
+    reopened = Case.objects.get(pk=cast.case.pk)
+    sweep_deadlines(now=reopened.resolve_due_at)
+    sweep_deadlines(now=reopened.resolve_due_at + timedelta(minutes=1))
+    assert overdue_marks(reopened) == [
+        (now + THURSDAY).isoformat(),
+        reopened.resolve_due_at.isoformat(),
+    ]
+    assert escalations(reopened)[-1] == (DeadlineKind.RESOLVE, 1, cast.manager.username)
+
+
+def test_reopened_case_of_a_program_without_escalation_is_marked_overdue_again(
+    cast: Cast, now: datetime
+) -> None:
+    cast.program.escalation_levels = 0
+    cast.program.save()
+    services.add_note(cast.case, actor=cast.owner, body="Called", now=now)
+    sweep_deadlines(now=now + THURSDAY)
+    close_and_reopen(cast, now + THURSDAY)
+    reopened = Case.objects.get(pk=cast.case.pk)
+    sweep_deadlines(now=reopened.resolve_due_at)
+    sweep_deadlines(now=reopened.resolve_due_at + timedelta(days=1))
+    assert len(overdue_marks(reopened)) == 2
+    assert Case.objects.get(pk=cast.case.pk).next_deadline_at is None
+
+
 def test_closed_case_is_never_escalated(cast: Cast, now: datetime) -> None:
     services.close_case(
         cast.case,
