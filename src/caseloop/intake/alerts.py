@@ -138,7 +138,19 @@ def load_rules(program: Program) -> list[LoadedRule]:
     rules = AlertRule.objects.filter(
         program=program, is_active=True, case_type__is_active=True
     ).select_related("case_type")
-    return [LoadedRule(rule, validate_rule(rule.expression)) for rule in rules]
+    return [LoadedRule(rule, _compiled(rule)) for rule in rules]
+
+
+def _compiled(rule: AlertRule) -> CompiledRule:
+    # A rule saved before the language refused what it uses (a loop, say) is never run: the
+    # intake stops with a message that names it, for an administrator to fix or deactivate.
+    try:
+        return validate_rule(rule.expression)
+    except RuleError as exc:
+        raise RuleError(
+            f"Alert rule {rule.name!r} can no longer be used; fix or deactivate it: {exc.message}",
+            field="rules",
+        ) from None
 
 
 def _json_safe(value: object) -> object:

@@ -2,9 +2,11 @@
 
 A condition is an expression in CEL, the Common Expression Language (the language of Kubernetes
 admission rules and Envoy filters), evaluated by the ``common-expression-language`` package. It
-cannot import anything, call Python, touch files or loop forever, and its regular expressions are
-RE2-style (linear time), so an administrator's rule can slow nothing down. ``docs/rules.md``
-lists what a rule may use; this module enforces that list when a rule is saved.
+cannot import anything, call Python or touch files. CEL's loops (``.map()``, ``.filter()``,
+``.exists()`` and the like) are refused when a rule is saved, before it ever runs, so a rule's
+cost grows only with its length; its regular expressions are RE2-style (linear time), so an
+administrator's rule can slow nothing down. ``docs/rules.md`` lists what a rule may use; this
+module enforces that list when a rule is saved.
 
 Missing values: ``evaluate`` gives every name an expression mentions a value: the one in the
 context, or ``null`` when the context has none. A condition that cannot be decided because a value
@@ -13,9 +15,10 @@ question. ``&&`` and ``||`` still decide when one side does: ``q_overall <= 6 ||
 is true for a response with ``concern`` true and no ``q_overall``. A missing key of a map
 (``answers["q9"]``) counts as missing too; ``x == null`` and ``has(answers.q9)`` test for it.
 
-Only real faults raise ``RuleError``: a syntax error, a function the language list does not
-offer, an unknown name (when the caller says which names exist), or an expression that cannot
-work on complete values (comparing a number with a text, a result that is not true or false).
+Only real faults raise ``RuleError``: a syntax error, a function or construct the language list
+does not offer, an unknown name (when the caller says which names exist), or an expression that
+cannot work on complete values (comparing a number with a text, a result that is not true or
+false).
 """
 
 import functools
@@ -69,9 +72,40 @@ ALLOWED_FUNCTIONS = frozenset(_OPERATORS) | _FUNCTIONS
 _ERROR_HEAD = re.compile(r"ERROR: <input>:(\d+):(\d+): (?:Syntax error: )?(.*)")
 _EXPECTING_VALUE = re.compile(r"expecting \{[^}]*IDENTIFIER[^}]*\}")
 _UNEXPECTED = re.compile(r"(?:mismatched|extraneous) input ('[^']*')")
-_STRING_LITERAL = re.compile(
-    r"""[rR]?(?:'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""", re.DOTALL
+# Quoted texts and comments, found the way CEL reads them: in a raw text (r"...") a backslash is
+# an ordinary character, so r"\" ends at its second quote; a comment runs to the end of its line
+# and a quote inside it starts nothing. Reading either differently would let code hide inside what
+# looks like a text, out of reach of the checks below.
+_LITERAL_OR_COMMENT = re.compile(
+    r"""
+      (?P<comment>//[^\r\n]*)
+    | (?<!\w)(?P<raw_prefix>[bB]?[rR])
+      (?: '''.*?''' | \"\"\".*?\"\"\" | '[^'\r\n]*' | "[^"\r\n]*" )
+    | (?:(?<!\w)(?P<bytes_prefix>[bB]))?
+      (?: '''(?:\\.|[^\\])*?'''
+        | \"\"\"(?:\\.|[^\\])*?\"\"\"
+        | '(?:\\.|[^'\\\r\n])*'
+        | "(?:\\.|[^"\\\r\n])*"
+      )
+    """,
+    re.DOTALL | re.VERBOSE,
 )
+# Comprehension macros (CEL's loops), which the compiled program does not list among its
+# functions; the two-variable forms and transforms of newer CEL versions are included so that an
+# upgrade of the library cannot let them through.
+_LOOP_MACROS = (
+    "map",
+    "filter",
+    "exists",
+    "exists_one",
+    "existsOne",
+    "all",
+    "transformList",
+    "transformMap",
+    "transformMapEntry",
+)
+_LOOP_CALL = re.compile(rf"(?<!\w)(?P<name>{'|'.join(_LOOP_MACROS)})\s*\(")
+_UNSIGNED_NUMBER = re.compile(r"(?<![\w.])(?:0[xX][0-9a-fA-F]+|\d+)[uU](?!\w)")
 _MATCHES_LITERAL = re.compile(r"matches\s*\(\s*(?:[^,()]+,\s*)?$")
 _EVALUATION_ERRORS = (
     TypeError,
@@ -155,10 +189,57 @@ def _syntax_error(source: str, exc: ValueError) -> RuleError:
     )
 
 
-def _blank_strings(source: str) -> str:
-    """The source with the inside of every string literal blanked, offsets unchanged, so that
-    searching for names never finds one inside a quoted text."""
-    return _STRING_LITERAL.sub(lambda m: m[0][0] + " " * (len(m[0]) - 1), source)
+def _literals_and_comments(source: str) -> list[re.Match[str]]:
+    return list(_LITERAL_OR_COMMENT.finditer(source))
+
+
+def _is_comment(token: re.Match[str]) -> bool:
+    return token["comment"] is not None
+
+
+def _is_bytes(token: re.Match[str]) -> bool:
+    prefix = token["bytes_prefix"] or token["raw_prefix"] or ""
+    return "b" in prefix.lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_one_literal(text: str) -> bool:
+    try:
+        program = cel.compile(text)
+    except ValueError:
+        return False
+    if program.functions() or program.variables():
+        return False
+    try:
+        return isinstance(program.execute({}), str | bytes)
+    except _EVALUATION_ERRORS:
+        return False
+
+
+def _check_literals_are_whole(source: str, tokens: Collection[re.Match[str]]) -> None:
+    """Every quoted text found must be, for CEL too, one whole text: the checks that follow skip
+    quoted texts, so a text read differently from CEL's reading would hide code from them."""
+    for token in tokens:
+        if not _is_comment(token) and not _is_one_literal(token[0]):
+            raise _located(
+                source,
+                "This quoted text cannot be read unambiguously; write it in plain quotes, "
+                'e.g. "refund"',
+                token.start(),
+            )
+
+
+def _code_only(source: str, tokens: Collection[re.Match[str]] | None = None) -> str:
+    """The source with every quoted text and comment blanked, offsets unchanged, so that
+    searching for names or constructs never finds one inside a text or a comment."""
+    code = list(source)
+    for token in _literals_and_comments(source) if tokens is None else tokens:
+        start, end = token.span()
+        if _is_comment(token):
+            code[start:end] = " " * (end - start)
+        else:
+            code[start:end] = '"' + " " * (end - start - 2) + '"'
+    return "".join(code)
 
 
 def _offset_of_name(code: str, name: str, *, call: bool = False) -> int | None:
@@ -167,23 +248,57 @@ def _offset_of_name(code: str, name: str, *, call: bool = False) -> int | None:
     return match.start() if match else None
 
 
-def _check_functions(source: str, functions: Collection[str]) -> None:
+def _check_constructs(source: str, code: str, tokens: Collection[re.Match[str]]) -> None:
+    """Refuse what CEL parses but rules do not offer and the compiled program does not list:
+    loops over lists and maps, map literals, bytes and unsigned numbers. Loops come first because
+    they are what could make a rule slow; none of this runs the rule."""
+    if loop := _LOOP_CALL.search(code):
+        dot = "." if code[: loop.start()].rstrip().endswith(".") else ""
+        raise _located(
+            source,
+            f"Rules cannot use {dot}{loop['name']}(): it loops over a list or map, and a rule is "
+            "one condition on the values themselves, e.g. q_food <= 6 || q_service <= 6",
+            loop.start("name"),
+        )
+    if (brace := code.find("{")) >= 0:
+        raise _located(
+            source,
+            "Rules cannot build a map with { }; to compare with several values use a list, "
+            'e.g. unit in ["store-1", "store-2"]',
+            brace,
+        )
+    if raw_bytes := next((token for token in tokens if _is_bytes(token)), None):
+        raise _located(
+            source,
+            'Rules cannot use bytes like b"..."; write the text without the b, e.g. "refund"',
+            raw_bytes.start(),
+        )
+    if unsigned := _UNSIGNED_NUMBER.search(code):
+        number = unsigned[0][:-1]
+        raise _located(
+            source,
+            f"Rules cannot use unsigned numbers like {unsigned[0]}; write {number}",
+            unsigned.start(),
+        )
+
+
+def _check_functions(source: str, code: str, functions: Collection[str]) -> None:
     for name in sorted(set(functions) - ALLOWED_FUNCTIONS):
         if not re.fullmatch(r"\w+", name):  # an operator or macro, like _&&_ or @in
             message = "This expression uses a construct rules do not offer"
             raise _located(source, f"{message}; see the list of operators", None)
-        offset = _offset_of_name(_blank_strings(source), name, call=True)
+        offset = _offset_of_name(code, name, call=True)
         allowed = ", ".join(sorted(_FUNCTIONS))
         raise _located(
             source, f"Rules cannot use the function {name!r} (they may use: {allowed})", offset
         )
 
 
-def _check_regex_literals(source: str) -> None:
+def _check_regex_literals(source: str, tokens: Collection[re.Match[str]]) -> None:
     """Compile every literal pattern given to ``matches`` now, so that a broken pattern is
     refused when the rule is saved rather than failing on every evaluation later."""
-    for literal in _STRING_LITERAL.finditer(source):
-        if not _MATCHES_LITERAL.search(source, 0, literal.start()):
+    for literal in tokens:
+        if _is_comment(literal) or not _MATCHES_LITERAL.search(source, 0, literal.start()):
             continue
         probe = f'"".matches({literal[0]})'
         try:
@@ -205,9 +320,15 @@ def _compile(source: str) -> CompiledRule:
         program = cel.compile(source)
     except ValueError as exc:
         raise _syntax_error(source, exc) from None
+    # Every check before _check_result_is_boolean reads the source without running it, so a
+    # refused rule, a loop in particular, never runs.
+    tokens = _literals_and_comments(source)
+    _check_literals_are_whole(source, tokens)
+    code = _code_only(source, tokens)
+    _check_constructs(source, code, tokens)
     functions = frozenset(program.functions())
-    _check_functions(source, functions)
-    _check_regex_literals(source)
+    _check_functions(source, code, functions)
+    _check_regex_literals(source, tokens)
     compiled = CompiledRule(
         source=source,
         variables=frozenset(program.variables()),
@@ -236,8 +357,9 @@ def compile_rule(source: str) -> CompiledRule:
     """Parse and check ``source``; the same source is compiled once per process.
 
     Raises ``RuleError`` for an empty or overlong expression, a syntax error (with line, column
-    and a pointer), a function the rule language does not offer, an invalid literal regular
-    expression, or a constant that is not true or false.
+    and a pointer), a loop, map literal, bytes or unsigned number (pointed at likewise), a
+    function the rule language does not offer, an invalid literal regular expression, or a
+    constant that is not true or false. A refused expression is never run.
     """
     if not isinstance(source, str) or not source.strip():
         raise RuleError("A rule needs an expression, e.g. concern == true || q_overall <= 6.")
@@ -272,7 +394,7 @@ def validate_rule(source: str, known_fields: Collection[str] | None = None) -> C
     if known_fields is None:
         return compiled
     tree = _known_tree(known_fields)
-    code = _blank_strings(source)
+    code = _code_only(source)
     for name in sorted(compiled.variables):
         if name not in tree:
             names = ", ".join(sorted(tree))

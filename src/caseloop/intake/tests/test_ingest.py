@@ -11,7 +11,7 @@ from caseloop.cases.models import Case, CaseEvent, CaseTask, CaseWatcher, EventK
 from caseloop.cases.services import open_case
 from caseloop.customers.tests.factories import make_customer
 from caseloop.errors import Forbidden, InvalidInput
-from caseloop.intake.models import SurveyResponse
+from caseloop.intake.models import AlertRule, SurveyResponse
 from caseloop.intake.services import BadRecords, ingest_responses
 from caseloop.intake.tests.conftest import Survey
 from caseloop.intake.tests.factories import make_alert_rule, records, response_data
@@ -115,6 +115,16 @@ def test_inactive_rule_does_not_fire(survey: Survey, now: datetime) -> None:
     survey.concern_rule.save()
     ingest_responses(survey.program, records(concern(survey)), actor=None, now=now)
     assert Case.objects.count() == 0
+
+
+def test_a_saved_rule_the_language_now_refuses_stops_the_intake_naming_it(
+    survey: Survey, now: datetime
+) -> None:
+    # Saved before loops were refused: written past the check, as an old database holds it.
+    AlertRule.objects.filter(pk=survey.concern_rule.pk).update(expression="[1].map(v, v) == [1]")
+    with pytest.raises(InvalidInput, match=r"Alert rule .+ can no longer be used.+map"):
+        ingest_responses(survey.program, records(concern(survey)), actor=None, now=now)
+    assert SurveyResponse.objects.count() == 0
 
 
 def test_rule_whose_case_type_was_deactivated_does_not_fire(survey: Survey, now: datetime) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from caseloop.programs import rules
 from caseloop.programs.rules import (
     MAX_SOURCE_LENGTH,
     RuleError,
@@ -236,3 +237,115 @@ def test_referenced_values_show_what_the_rule_saw() -> None:
         "concern": None,
         "q_overall": 3,
     }
+
+
+# (macro, rule using it after "q_overall <= 6 || ", the column where the macro's name starts)
+LOOP_CASES = [
+    ("map", "q_overall <= 6 || scores.map(s, s <= 6) == [true]", 26),
+    ("filter", "q_overall <= 6 || size(scores.filter(s, s <= 6)) > 0", 31),
+    ("exists", "q_overall <= 6 || scores.exists(s, s <= 6)", 26),
+    ("exists_one", "q_overall <= 6 || scores.exists_one(s, s <= 6)", 26),
+    ("all", "q_overall <= 6 || scores.all(s, s <= 6)", 26),
+    ("existsOne", "q_overall <= 6 || scores.existsOne(s, s <= 6)", 26),
+    ("all", "q_overall <= 6 || scores.all(i, s, s <= 6)", 26),
+    ("transformList", "q_overall <= 6 || scores.transformList(i, s, s) == [1]", 26),
+]
+
+
+@pytest.mark.parametrize(
+    ("macro", "source", "column"), LOOP_CASES, ids=[case[1][18:] for case in LOOP_CASES]
+)
+def test_loop_macro_is_refused_when_saved_with_its_place(
+    macro: str, source: str, column: int
+) -> None:
+    with pytest.raises(RuleError) as caught:
+        compile_rule(source)
+    error = caught.value
+    assert error.message.startswith(f"Rules cannot use .{macro}(): it loops over a list or map")
+    assert (error.line, error.column) == (1, column)
+    assert error.message.endswith(source + "\n" + " " * (column + 1) + "^")
+
+
+def test_deeply_nested_loops_are_refused_when_saved() -> None:
+    nested = "v"
+    for depth in range(7):
+        nested = f"[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(v{depth}, {nested})"
+    with pytest.raises(RuleError, match=r"cannot use \.map\(\)"):
+        compile_rule(f"size({nested}) > 0")
+
+
+def test_a_refused_loop_is_never_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def run(compiled: object) -> None:
+        pytest.fail("the refused rule was run")
+
+    monkeypatch.setattr(rules, "_check_result_is_boolean", run)
+    with pytest.raises(RuleError, match=r"cannot use \.map\(\)"):
+        compile_rule("size([1, 2].map(never_run, never_run > 1)) > 0")
+
+
+HIDDEN_LOOPS = {
+    "after a raw text ending in a backslash": 'r"\\" != "" || [0].map(v, v) == [0] || "" == ""',
+    "between quotes in comments": 'q == 1 // """\n || [0].map(v, v) == [0]\n// """',
+    "split over a comment and a line break": "[0]. // the next line\n  map(v, v) == [0]",
+    "with spaces around the dot": "[0] . filter ( v , v > 0 ) == []",
+    "called without a list before it": "map([0], v, v) == [0]",
+}
+
+
+@pytest.mark.parametrize("source", HIDDEN_LOOPS.values(), ids=HIDDEN_LOOPS.keys())
+def test_a_loop_is_refused_however_it_is_written(source: str) -> None:
+    with pytest.raises(RuleError, match=r"Rules cannot use \.?(map|filter)\(\)"):
+        compile_rule(source)
+
+
+LOOK_ALIKES = {
+    "a field named map": "answers.map == 1",
+    "a field named filter, tested with has()": "has(answers.filter)",
+    "an answer named all": "all == true",
+    "a loop inside a text": 'verbatim.contains(".map(")',
+    "a loop inside a raw pattern": 'verbatim.matches(r"\\.exists\\(")',
+    "a loop inside a comment": "q_overall <= 6 // not scores.all(s, s <= 6)",
+    "braces, bytes and an unsigned number inside a text": 'verbatim.contains("{b\\"6u\\"}")',
+    "a raw text ending in a backslash": 'verbatim == r"\\"',
+}
+
+
+@pytest.mark.parametrize("source", LOOK_ALIKES.values(), ids=LOOK_ALIKES.keys())
+def test_what_only_looks_like_a_refused_construct_is_accepted(source: str) -> None:
+    compile_rule(source)
+
+
+def test_a_field_named_like_a_loop_is_read_as_a_field() -> None:
+    assert holds("answers.map == 1", answers={"map": 1}) is True
+
+
+def test_a_comment_is_ignored() -> None:
+    assert holds("q_overall <= 6 // a detractor", q_overall=3) is True
+
+
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [('{"q1": 1}["q1"] == q', 1), ("q == Answer{value: 1}", 12)],
+    ids=["map literal", "message literal"],
+)
+def test_map_literal_is_refused_when_saved(source: str, column: int) -> None:
+    with pytest.raises(RuleError, match=r"cannot build a map with \{ \}") as caught:
+        compile_rule(source)
+    assert caught.value.column == column
+
+
+@pytest.mark.parametrize("source", ['verbatim == b"refund"', 'verbatim == bR"refund"'])
+def test_bytes_literal_is_refused_when_saved(source: str) -> None:
+    with pytest.raises(RuleError, match=re.escape('cannot use bytes like b"..."')) as caught:
+        compile_rule(source)
+    assert caught.value.column == 13
+
+
+@pytest.mark.parametrize(("number", "written"), [("6u", "6"), ("0x10U", "0x10")])
+def test_unsigned_number_is_refused_when_saved(number: str, written: str) -> None:
+    with pytest.raises(RuleError) as caught:
+        compile_rule(f"q_overall <= {number}")
+    assert caught.value.message.startswith(
+        f"Rules cannot use unsigned numbers like {number}; write {written}"
+    )
+    assert caught.value.column == 14
