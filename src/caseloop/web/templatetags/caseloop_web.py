@@ -155,11 +155,29 @@ def _plain(value: object) -> str:
 
 @register.filter
 def reason_items(alert_reason: dict[str, object]) -> list[tuple[str, str]]:
-    """The alert rule's record as readable pairs (``score_below`` → "Score below")."""
-    return [
-        (str(key).replace("_", " ").capitalize(), _plain(value))
-        for key, value in (alert_reason or {}).items()
-    ]
+    """The alert rule's record as readable pairs: the survey intake's keys in the owner's words,
+    any other key as itself (``score_below`` → "Score below"); the rule's database id is for
+    reports, not for the owner."""
+    items = []
+    for key, value in (alert_reason or {}).items():
+        if key == "rule_id":
+            continue
+        if key == "response" and isinstance(value, dict):
+            value = " ".join(
+                str(part) for part in (value.get("source"), value.get("external_id")) if part
+            )
+        label = _REASON_LABELS.get(str(key)) or str(key).replace("_", " ").capitalize()
+        items.append((label, _plain(value)))
+    return items
+
+
+# The keys the survey intake writes (``intake.alerts.Alert.reason``).
+_REASON_LABELS = {
+    "rule": "Alert rule",
+    "expression": "Condition",
+    "values": "Answers that fired it",
+    "response": "Survey response",
+}
 
 
 @register.filter

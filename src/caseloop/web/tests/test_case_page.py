@@ -89,12 +89,38 @@ def test_survey_verbatim_and_alert_reason_are_shown(
         now=now,
         source=Source.SURVEY,
         verbatim="Nobody called me back.",
-        alert_reason={"rule": "concern", "overall_score": 2},
+        # What the survey intake records (intake.alerts.Alert.reason).
+        alert_reason={
+            "rule": "Concern raised",
+            "rule_id": 7,
+            "expression": "concern == true || q_overall <= 6",
+            "values": {"concern": True, "q_overall": 3},
+            "response": {"source": "survey-platform", "external_id": "R-981"},
+        },
     )
     html = login("owner").get(reverse("web:case", args=[case.pk])).content.decode()
     assert "Nobody called me back." in html
     assert "from their survey answer" in html
-    assert "<dt>Overall score</dt><dd>2</dd>" in html
+    assert "<dt>Alert rule</dt><dd>Concern raised</dd>" in html
+    assert "<dt>Answers that fired it</dt><dd>concern = yes, q_overall = 3</dd>" in html
+    assert "<dt>Survey response</dt><dd>survey-platform R-981</dd>" in html
+    assert "Rule id" not in html
+
+
+def test_verbatim_and_alert_reason_come_before_the_rest_of_the_case(
+    login: Login, cast: Cast, now: datetime
+) -> None:
+    case = make_case(
+        program=cast.program,
+        unit=cast.store,
+        now=now,
+        source=Source.SURVEY,
+        verbatim="Nobody called me back.",
+        alert_reason={"rule": "Concern raised"},
+    )
+    html = login("owner").get(reverse("web:case", args=[case.pk])).content.decode()
+    reason, verbatim = html.index("Concern raised"), html.index("Nobody called me back.")
+    assert max(reason, verbatim) < html.index('class="case__layout"')
 
 
 def test_transaction_is_shown(login: Login, cast: Cast, now: datetime) -> None:
