@@ -52,28 +52,36 @@ def _covers_of(users: list[User]) -> list[User]:
     return [cover for user in users if user.is_away and (cover := cover_standing_in(user))]
 
 
-def _round_robin(rule: AssignmentRule, members: list[User]) -> User | None:
-    available = [member for member in members if not member.is_away]
-    if not available:
-        return None
+def _first_present(in_turn: list[User]) -> tuple[User | None, list[User]]:
+    """The first member in ``in_turn`` who is not away, and the away members passed over
+    before them: their covers watch the case."""
+    for position, member in enumerate(in_turn):
+        if not member.is_away:
+            return member, in_turn[:position]
+    return None, []
+
+
+def _round_robin(rule: AssignmentRule, members: list[User]) -> tuple[User | None, list[User]]:
+    if all(member.is_away for member in members):
+        return None, []
     # The rule row is locked, so two cases opened at once never get the same turn.
     locked = AssignmentRule.objects.select_for_update().get(pk=rule.pk)
     after = locked.last_assignee_id or 0
-    chosen = next((m for m in available if m.pk > after), available[0])
+    in_turn = [m for m in members if m.pk > after] + [m for m in members if m.pk <= after]
+    chosen, passed_over = _first_present(in_turn)
     AssignmentRule.objects.filter(pk=rule.pk).update(last_assignee=chosen)
-    return chosen
+    return chosen, passed_over
 
 
-def _least_loaded(members: list[User]) -> User | None:
-    available = [member.pk for member in members if not member.is_away]
-    if not available:
-        return None
-    loads = (
-        User.objects.filter(pk__in=available)
+def _least_loaded(members: list[User]) -> tuple[User | None, list[User]]:
+    if all(member.is_away for member in members):
+        return None, []
+    loads = dict(
+        User.objects.filter(pk__in=[member.pk for member in members])
         .annotate(open_cases=Count("owned_cases", filter=Q(owned_cases__status__in=OPEN_STATUSES)))
-        .order_by("open_cases", "pk")
+        .values_list("pk", "open_cases")
     )
-    return loads.first()
+    return _first_present(sorted(members, key=lambda member: (loads[member.pk], member.pk)))
 
 
 def unit_owner_assignment(owner: User | None, rule: AssignmentRule) -> Assignment | None:
@@ -92,14 +100,14 @@ def _apply(rule: AssignmentRule, unit: Unit) -> Assignment | None:
     members = _team_members(rule.team)
     if rule.strategy == Strategy.SKILL:
         members = [m for m in members if rule.skill in (m.skills or [])]
-    chosen = (
+    chosen, passed_over = (
         _round_robin(rule, members)
         if rule.strategy == Strategy.ROUND_ROBIN
         else _least_loaded(members)
     )
     if chosen is None:
         return None
-    watchers = [cover for cover in _covers_of(members) if cover.pk != chosen.pk]
+    watchers = [cover for cover in _covers_of(passed_over) if cover.pk != chosen.pk]
     return Assignment(chosen, rule, watchers)
 
 

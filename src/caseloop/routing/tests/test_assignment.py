@@ -120,6 +120,50 @@ def test_away_members_are_skipped_and_their_cover_watches(team, store, now) -> N
     assert case.watchers.get(user=cover).access == WatcherAccess.FULL
 
 
+def test_only_the_cover_of_an_away_member_passed_over_watches(team, store, now) -> None:
+    program = make_program()
+    cat = team.memberships.get(user__username="cat").user
+    cover = make_user(username="cover")
+    cat.is_away, cat.cover = True, cover
+    cat.save()
+    rule(program, Strategy.ROUND_ROBIN, team=team)
+    first = make_case(program=program, unit=store, now=now)
+    second = make_case(program=program, unit=store, now=now)
+    third = make_case(program=program, unit=store, now=now)
+    # Ann's and Ben's turns pass over nobody; the third turn passes over Cat to Ann again.
+    assert [c.owner.username for c in (first, second, third)] == ["ann", "ben", "ann"]
+    assert [c.watchers.filter(user=cover).exists() for c in (first, second, third)] == [
+        False,
+        False,
+        True,
+    ]
+
+
+def test_least_loaded_cover_watches_only_when_the_away_member_had_fewer_cases(
+    team, store, now
+) -> None:
+    program = make_program()
+    ann = team.memberships.get(user__username="ann").user
+    cover = make_user(username="cover")
+    ann.is_away, ann.cover = True, cover
+    ann.save()
+    make_case(
+        program=make_program(),
+        unit=store,
+        owner=team.memberships.get(user__username="ben").user,
+        now=now,
+    )
+    rule(program, Strategy.LEAST_LOADED, team=team)
+    case = make_case(program=program, unit=store, now=now)
+    assert case.owner.username == "cat"
+    assert case.watchers.filter(user=cover).exists()
+    make_case(program=make_program(), unit=store, owner=ann, now=now)
+    make_case(program=make_program(), unit=store, owner=ann, now=now)
+    later = make_case(program=program, unit=store, now=now)
+    assert later.owner.username == "ben"
+    assert not later.watchers.filter(user=cover).exists()
+
+
 def test_away_unit_owner_hands_the_case_to_their_cover(now: datetime) -> None:
     owner, cover = make_user(), make_user(username="stand-in")
     owner.is_away, owner.cover = True, cover
