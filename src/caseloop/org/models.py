@@ -30,6 +30,11 @@ def user_label(first_name: str, last_name: str, username: str) -> str:
     return f"{first_name} {last_name}".strip() or username
 
 
+def ids_in_path(path: str) -> list[int]:
+    """The unit ids a materialised path ("/1/4/9/") lists, from the root down."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
 class Unit(models.Model):
     """A place in the organisation: corporate, a region, a store, a branch, a hotel, a team.
 
@@ -69,7 +74,7 @@ class Unit(models.Model):
     @property
     def ancestor_ids(self) -> list[int]:
         """Ids from the root down to and including this unit."""
-        return [int(part) for part in self.path.strip("/").split("/") if part]
+        return ids_in_path(self.path)
 
 
 class Role(models.TextChoices):

@@ -33,7 +33,7 @@ from caseloop.bulkrows import (
 )
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind, Status, WatcherAccess
 from caseloop.notify.telling import queue_untold_events_from
-from caseloop.org.models import Unit, User
+from caseloop.org.models import Unit, User, ids_in_path
 from caseloop.org.queries import cover_standing_in, managers_upwards
 from caseloop.programs.models import EscalationAction, Program
 from caseloop.sla.calendar import BusinessCalendar
@@ -90,6 +90,8 @@ class Known:
     followed from the next sweep on."""
 
     programs: dict[int, Program] = field(default_factory=dict)
+    # Units and their ancestors, each with its manager and the manager's cover.
+    units: dict[int, Unit] = field(default_factory=dict)
     calendars: dict[int, BusinessCalendar] = field(default_factory=dict)
     chains: dict[int, list[tuple[int, int | None]]] = field(default_factory=dict)
     step_due: dict[tuple[int, datetime, int], datetime] = field(default_factory=dict)
@@ -100,10 +102,19 @@ class Known:
         if programs:
             self.programs.update(Program.objects.in_bulk(programs))
         unit_ids = {case.unit_id for case in cases} - self.calendars.keys()
-        if unit_ids:
-            units = Unit.objects.in_bulk(unit_ids)
-            self.calendars.update(calendars_for_units(units.values()))
-            self.chains.update(_manager_chains(list(units.values())))
+        if not unit_ids:
+            return
+        paths = Unit.objects.filter(pk__in=unit_ids).values_list("path", flat=True)
+        # A unit's path lists its ancestors and itself: the stores of one region share all but
+        # themselves, read once per sweep.
+        wanted = {unit_id for path in paths for unit_id in ids_in_path(path)}
+        if missing := wanted - self.units.keys():
+            self.units.update(Unit.objects.select_related("manager__cover").in_bulk(missing))
+        units = [self.units[pk] for pk in unit_ids if pk in self.units]
+        self.calendars.update(calendars_for_units(units))
+        self.chains.update(
+            {unit.pk: _designee_chain(managers_upwards(unit, self.units)) for unit in units}
+        )
 
     def designee(
         self, unit_id: int, owner_id: int | None, level: int, *, climbing: bool
@@ -138,20 +149,11 @@ class Known:
         return due
 
 
-def _manager_chains(units: Sequence[Unit]) -> dict[int, list[tuple[int, int | None]]]:
-    """Each unit's designee chain, in one query: its managers from the unit upwards, nearest
-    first, each once, as (manager, who acts for them): the manager, or the cover of a manager
-    who is away. Nobody acts for a manager no longer active or away without a cover who can
-    act: escalation passes over them to someone who is there."""
-    ancestor_ids = {ancestor for unit in units for ancestor in unit.ancestor_ids}
-    ancestors = {
-        unit.pk: unit
-        for unit in Unit.objects.select_related("manager__cover").filter(pk__in=ancestor_ids)
-    }
-    return {unit.pk: _designee_chain(managers_upwards(unit, ancestors)) for unit in units}
-
-
 def _designee_chain(managers: Sequence[User]) -> list[tuple[int, int | None]]:
+    """A unit's designee chain from its managers upwards, nearest first: (manager, who acts for
+    them), the manager or the cover of a manager who is away. Nobody acts for a manager no
+    longer active or away without a cover who can act: escalation passes over them to someone
+    who is there."""
     chain: list[tuple[int, int | None]] = []
     acting: set[int] = set()
     for manager in managers:
