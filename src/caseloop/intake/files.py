@@ -5,6 +5,7 @@ line 1, so that a reported row is found at once in an editor."""
 import csv
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import TypeVar
@@ -43,7 +44,11 @@ def load_mapping(path: Path) -> dict[str, str | None]:
 
 
 def count_rows(path: Path, file_format: str) -> int:
-    """About how many responses the file holds (lines, less the CSV header), for progress."""
+    """About how many responses the file holds (lines, less the CSV header), for progress: a
+    tenth of the time of parsing it (0.02 against 0.22 s for 100,000 rows), which would take
+    a processor from the import's workers. Exact for files of one line per response; a CSV
+    row over several lines (a quoted cell) or a blank line makes it an estimate, which the
+    progress bar corrects when the import ends."""
     lines = 0
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -57,6 +62,18 @@ def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as handle:
         handle.seek(-1, 2)
         return handle.read(1) == b"\n"
+
+
+@contextmanager
+def _refusing_unreadable(path: Path) -> Iterator[None]:
+    """A file that is not UTF-8, or not CSV, is refused as a whole, as nothing in it could be
+    trusted."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path.name} is not UTF-8 text ({exc.reason}).") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"{path.name} is not a readable CSV file: {exc}.") from None
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, object]]:
@@ -119,10 +136,9 @@ def read_batches(
     """The file's responses, or the problem that keeps a line from being one, in batches of
     ``size`` lines. With ``share=(k, n)``, only batches ``k``, ``k + n``, ``k + 2n`` …: each of
     ``n`` import workers reads the whole file, which costs far less than checking it, so that
-    every row keeps the number of its line. A file that is not UTF-8 is refused as a whole, as
-    nothing in it could be trusted."""
+    every row keeps the number of its line. A file that is not UTF-8 is refused as a whole."""
     mine, every = share
-    try:
+    with _refusing_unreadable(path):
         if file_format == "csv":
             rows = _csv_rows(path)
             first = next(rows, None)
@@ -137,10 +153,6 @@ def read_batches(
             for index, chunk in enumerate(batched(_jsonl_rows(path), size)):
                 if index % every == mine:
                     yield _jsonl_batch(chunk)
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path.name} is not UTF-8 text ({exc.reason}).") from None
-    except csv.Error as exc:
-        raise InvalidInput(f"{path.name} is not a readable CSV file: {exc}.") from None
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -49,8 +49,16 @@ _PR_SET_PDEATHSIG = 1
 
 
 def default_workers() -> int:
-    """Two workers where there are two processors or more, else one."""
-    return max(1, min(MOST_USEFUL_WORKERS, os.cpu_count() or 1))
+    """Two workers where this process may run on two processors or more, else one."""
+    return max(1, min(MOST_USEFUL_WORKERS, _usable_cpus()))
+
+
+def _usable_cpus() -> int:
+    """The processors this process may run on: a container or ``taskset`` often allows fewer
+    than the machine has, and a worker more than those only waits for a processor."""
+    if hasattr(os, "sched_getaffinity"):  # not on macOS nor Windows
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class ImportWorkerFailed(RuntimeError):
@@ -91,7 +99,13 @@ class FileImport:
 
     def __enter__(self) -> "FileImport":
         if self.workers > 1:
-            self._start_workers()
+            try:
+                self._start_workers()
+            except BaseException:
+                # ``__exit__`` does not run when ``__enter__`` raises: a worker already started
+                # would go on committing batches of an import its caller believes never began.
+                self._stop_workers()
+                raise
         return self
 
     def __exit__(
@@ -100,6 +114,9 @@ class FileImport:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        self._stop_workers()
+
+    def _stop_workers(self) -> None:
         for process in self._running.values():
             if not self._finished and process.is_alive():
                 # Stopped half way (an error, or the caller stopped reading): the batch each
@@ -129,14 +146,21 @@ class FileImport:
         self.session.turn_to_store = context.Lock()
         for index in range(self.workers):
             receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_work,
-                args=(self, (index, self.workers), sender, os.getpid()),
-                name=f"caseloop-import-{index + 1}",
-                daemon=True,
-            )
-            process.start()
-            sender.close()
+            try:
+                process = context.Process(
+                    target=_work,
+                    args=(self, (index, self.workers), sender, os.getpid()),
+                    name=f"caseloop-import-{index + 1}",
+                    daemon=True,
+                )
+                process.start()
+            except BaseException:
+                receiver.close()
+                raise
+            finally:
+                # The worker has its own copy: the receiver sees the end of the pipe (a worker
+                # that vanished) only once no end for sending is left open here.
+                sender.close()
             self._running[receiver] = process
 
     def _results(self) -> Iterator[IntakeResult]:

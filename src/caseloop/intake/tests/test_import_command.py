@@ -3,10 +3,12 @@ while the good rows go in."""
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from caseloop.cases.models import Case
 from caseloop.intake.models import SurveyResponse
@@ -179,3 +181,93 @@ def test_progress_is_shown(survey: Survey, export: tuple[Path, Path]) -> None:
     _, progress = run(data, "--program", "retail", "--mapping", mapping)
     assert "Importing export.csv" in progress
     assert "3/3" in progress
+
+
+# 4 rows over 11 lines after the header: blank lines, a quoted cell over three lines, and a
+# blank line inside a quoted cell.
+CSV_OF_FOUR_ROWS_OVER_ELEVEN_LINES = (
+    "external_id,unit,verbatim\n"
+    'p1,s-1,"first line\n'
+    "\n"
+    'third line"\n'
+    "\n"
+    "p2,s-1,one line\n"
+    "\n"
+    'p3,s-1,"two\n'
+    'lines"\n'
+    "p4,s-1,x\n"
+    "\n"
+    "\n"
+)
+# 3 rows over 6 lines: an empty line, and lines of spaces only.
+JSON_LINES_OF_THREE_ROWS_OVER_SIX_LINES = (
+    '{"external_id": "j1", "unit": "s-1"}\n'
+    "\n"
+    '{"external_id": "j2", "unit": "s-1"}\n'
+    "   \n"
+    '{"external_id": "j3", "unit": "s-1"}\n'
+    " \n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "rows"),
+    [
+        ("responses.csv", CSV_OF_FOUR_ROWS_OVER_ELEVEN_LINES, 4),
+        ("responses.jsonl", JSON_LINES_OF_THREE_ROWS_OVER_SIX_LINES, 3),
+    ],
+)
+def test_progress_reaches_its_total_whatever_lines_a_row_takes(
+    survey: Survey, tmp_path: Path, name: str, content: str, rows: int
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    _, progress = run(path, "--program", "retail", "--batch-size", 2)
+    assert SurveyResponse.objects.count() == rows
+    done_of_total = re.search(r" (\d+)/(\d+) ", progress)
+    assert done_of_total is not None
+    assert done_of_total.groups() == (str(rows), str(rows))
+    assert " 100% " in progress
+
+
+def write_export_with_bad_rows(path: Path) -> list[str]:
+    """30 responses, in 10 batches of 3 at ``--batch-size 3``, with bad rows in several of
+    them; returns the report's lines of the bad rows, in row order."""
+    lines = ["external_id,unit,respondent.email,q_overall"]
+    expected = []
+    for n in range(30):
+        row = n + 2  # the header is line 1
+        if n in (1, 13):
+            lines.append(f"b-{n},nowhere,p{n}@example.test,9")
+            expected.append(f"  row {row}: unit: there is no active unit with the code 'nowhere'")
+        elif n in (5, 22):
+            lines.append(",s-1,not-an-email,3")
+            expected.append(f"  row {row}: external_id: is required")
+            expected.append(
+                f"  row {row}: respondent.email: 'not-an-email' is not an email address."
+            )
+        elif n in (9, 29):
+            lines.append(f"b-{n},s-1,p{n}@example.test,9,surplus")
+            expected.append(f"  row {row}: row: has 1 more cells than the header")
+        else:
+            lines.append(f"b-{n},s-1,p{n}@example.test,9")
+    path.write_text("\n".join(lines) + "\n")
+    return expected
+
+
+# Not in a test's transaction, which would keep the import in one process.
+@pytest.mark.django_db(transaction=True)
+def test_with_two_workers_every_bad_row_is_reported_in_row_order_and_the_rest_go_in(
+    survey: Survey, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.csv"
+    expected = write_export_with_bad_rows(path)
+    assert not connection.in_atomic_block
+    out, message = run_failing(path, "--program", "retail", "--batch-size", 3, "--workers", 2)
+
+    reported = out.split("Bad rows (not imported):\n", 1)[1].splitlines()
+    assert reported == expected
+    assert message.startswith("6 bad rows were not imported")
+    good = {f"b-{n}" for n in range(30) if n not in (1, 5, 9, 13, 22, 29)}
+    assert set(SurveyResponse.objects.values_list("external_id", flat=True)) == good
+    assert out.startswith("24 responses imported, 0 already present")

@@ -1,11 +1,13 @@
 """An import killed with SIGKILL half way and run again ends with exactly the right rows and
 cases: each batch commits whole or not at all, and the re-run skips what is already there."""
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from caseloop.intake.tests.conftest import Survey
 
 ROWS = 20_000
 BATCH = 500
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def write_file(path: Path) -> int:
@@ -97,13 +100,64 @@ def wait_until_ended(pids: list[int]) -> None:
         time.sleep(0.002)  # a polling interval, not a wait for something to be done
 
 
+def signal_that_ended(pid: int) -> int | None:
+    """The signal that ended a child of this process, which is reaped; None if it exited."""
+    _, status = os.waitpid(pid, 0)
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+
+
+def database_clock() -> object:
+    """Now, by the database server's clock (None on SQLite, which has no sessions)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def wait_until_sessions_ended(since: object) -> None:
+    """Wait until the database server is done with the sessions that the processes killed
+    opened ``since``: a COMMIT it received before the kill still completes after the process
+    that sent it died. Sessions older than the test are other tests' and are left out.
+    SQLite has no server: a process that has ended has committed all it ever will."""
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + 60
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                "AND backend_start >= %s",
+                [since],
+            )
+            (others,) = cursor.fetchone()
+        if not others:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{others} sessions of the killed import outlived it")
+        time.sleep(0.002)  # a polling interval, not a wait for something to be done
+
+
+@pytest.fixture
+def orphans_come_to_us() -> Iterator[None]:
+    """This process takes in its orphaned descendants (a Linux subreaper): the workers of an
+    import killed here become its children, and how each ended can be read."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(_PR_SET_CHILD_SUBREAPER, 1) == 0, os.strerror(ctypes.get_errno())
+    yield
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 0)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("orphans_come_to_us")
 def test_an_import_killed_half_way_and_run_again_ends_exactly_right(
     survey: Survey, tmp_path: Path, workers: int
 ) -> None:
     path = tmp_path / "responses.csv"
     expected_alerts = write_file(path)
+    started = database_clock()
     process = start_import(path, workers)
     wait_for_committed_rows(process, at_least=BATCH)
     worker_pids = children_of(process.pid)
@@ -111,10 +165,12 @@ def test_an_import_killed_half_way_and_run_again_ends_exactly_right(
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
     process.stderr.close()  # type: ignore[union-attr]
-    killed_at = SurveyResponse.objects.count()
-    # The workers die with the import: none goes on to commit the batch it was storing.
+    # The workers die with the import, killed as it dies (PR_SET_PDEATHSIG): none goes on to
+    # commit the batch it was storing, nor stops on its own after it.
     wait_until_ended(worker_pids)
-    assert SurveyResponse.objects.count() == killed_at
+    assert [signal_that_ended(pid) for pid in worker_pids] == [signal.SIGKILL] * len(worker_pids)
+    wait_until_sessions_ended(started)
+    killed_at = SurveyResponse.objects.count()
 
     assert 0 < killed_at < ROWS, "the kill must land half way"
     assert killed_at % BATCH == 0, "a batch commits whole or not at all"

@@ -2,8 +2,14 @@
 every good row once, the bad ones reported by their line, customers matched across batches,
 and a worker that fails or vanishes is reported, not hidden."""
 
+import multiprocessing
 import os
+import signal
+from collections.abc import Iterator
+from multiprocessing.context import ForkProcess
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from types import TracebackType
 
 import pytest
 from django.db import connection
@@ -19,11 +25,13 @@ from caseloop.intake.services import (
     ImportWorkerFailed,
     IntakeResult,
     IntakeSession,
+    default_workers,
     importing,
 )
 from caseloop.intake.tests.conftest import Survey
 
 BATCH = 5
+BATCHES = 9  # of the export: 41 lines in batches of 5
 HEADER = "external_id,unit,respondent.email,q_overall,concern,verbatim"
 PEOPLE = 6
 
@@ -45,13 +53,74 @@ def write_export(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def file_import(survey: Survey, path: Path, workers: int) -> FileImport:
+    return FileImport(IntakeSession(survey.program), path, "csv", batch_size=BATCH, workers=workers)
+
+
 def import_file(survey: Survey, path: Path, workers: int) -> tuple[FileImport, list[IntakeResult]]:
-    running = FileImport(
-        IntakeSession(survey.program), path, "csv", batch_size=BATCH, workers=workers
-    )
+    running = file_import(survey, path, workers)
     with running:
         results = list(running)
     return running, results
+
+
+# Longer than any test here leaves a worker waiting for a turn it was not given.
+TURN_WAIT_LIMIT = 30
+
+
+class StoreTurns:
+    """Stands in for the lock the workers of an import take turns on to store a batch, and
+    lets through only the batches the test grants, so that a worker is stopped half way at a
+    point the test knows, without timing.
+
+    A worker kept waiting more than ``TURN_WAIT_LIMIT`` seconds stores all the same: an
+    import that waits for a worker it ought to have killed then fails its test on the rows
+    stored, rather than hanging it."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self._granted = context.Semaphore(0)
+        self._one_at_a_time = context.Lock()
+
+    def grant(self, batches: int) -> None:
+        for _ in range(batches):
+            self._granted.release()
+
+    def __enter__(self) -> None:
+        if not self._granted.acquire(timeout=TURN_WAIT_LIMIT):
+            self.grant(BATCHES)
+        self._one_at_a_time.acquire()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._one_at_a_time.release()
+
+
+@pytest.fixture
+def store_turns(monkeypatch: pytest.MonkeyPatch) -> StoreTurns:
+    """The workers of the imports of the test wait for the turns it grants (none yet)."""
+    turns = StoreTurns()
+    monkeypatch.setattr(multiprocessing.get_context("fork"), "Lock", lambda: turns)
+    return turns
+
+
+@pytest.fixture
+def no_worker_outlives_the_test() -> Iterator[None]:
+    """Should a test fail with a worker left running, that worker must not go on writing into
+    the database of the tests that follow."""
+    yield
+    for process in multiprocessing.active_children():
+        process.kill()
+        process.join()
+
+
+def worker_named(name: str) -> BaseProcess:
+    (worker,) = [p for p in multiprocessing.active_children() if p.name == name]
+    return worker
 
 
 def test_each_worker_reads_its_share_of_batches_with_the_rows_of_their_lines(
@@ -146,6 +215,92 @@ def test_a_file_a_worker_refuses_is_refused_with_its_reason(survey: Survey, tmp_
     with pytest.raises(InvalidInput, match="is not UTF-8 text"):
         import_file(survey, path, workers=2)
     assert SurveyResponse.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_worker_outlives_the_test")
+def test_workers_are_killed_when_one_fails_half_way(
+    survey: Survey, tmp_path: Path, store_turns: StoreTurns
+) -> None:
+    path = tmp_path / "export.csv"
+    write_export(path)
+    store_turns.grant(1)
+    stored_before_the_failure = -1
+    running = file_import(survey, path, workers=2)
+    with pytest.raises(ImportWorkerFailed, match="stopped unexpectedly"), running:
+        for _ in running:
+            # One batch is stored and both workers have batches left, which they wait for a
+            # turn to store; one of them now fails.
+            stored_before_the_failure = SurveyResponse.objects.count()
+            os.kill(worker_named("caseloop-import-2").pid, signal.SIGKILL)
+
+    assert multiprocessing.active_children() == []
+    assert 0 < stored_before_the_failure < 37
+    assert SurveyResponse.objects.count() == stored_before_the_failure
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_worker_outlives_the_test")
+def test_workers_are_killed_when_the_caller_stops_reading(
+    survey: Survey, tmp_path: Path, store_turns: StoreTurns
+) -> None:
+    path = tmp_path / "export.csv"
+    write_export(path)
+    store_turns.grant(1)
+    stored_by_the_first_batch = -1
+    with file_import(survey, path, workers=2) as running:
+        for result in running:
+            stored_by_the_first_batch = result.created
+            break  # with the other batches still waiting for a turn to be stored
+
+    assert multiprocessing.active_children() == []
+    assert stored_by_the_first_batch > 0
+    assert SurveyResponse.objects.count() == stored_by_the_first_batch
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_worker_outlives_the_test")
+def test_workers_started_are_stopped_when_starting_the_next_one_fails(
+    survey: Survey, tmp_path: Path, store_turns: StoreTurns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "export.csv"
+    write_export(path)
+    started: list[BaseProcess] = []
+
+    class SecondStartFails(ForkProcess):
+        def start(self) -> None:
+            if started:
+                raise OSError("Resource temporarily unavailable")
+            super().start()
+            started.append(self)
+
+    monkeypatch.setattr(multiprocessing.get_context("fork"), "Process", SecondStartFails)
+    running = file_import(survey, path, workers=2)
+    with pytest.raises(OSError, match="Resource temporarily unavailable"), running:
+        pytest.fail("an import whose workers did not all start must not begin")
+
+    assert len(started) == 1
+    assert multiprocessing.active_children() == []
+    assert not started[0].is_alive()
+    assert SurveyResponse.objects.count() == 0
+
+
+def test_default_workers_count_only_the_processors_this_process_may_run_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5}, raising=False)
+    assert default_workers() == 1
+
+
+def test_default_workers_count_the_processors_where_the_affinity_is_unknown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert default_workers() == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert default_workers() == 2
 
 
 @pytest.mark.django_db

@@ -120,12 +120,16 @@ class Command(BaseCommand):
         # thread that forks, and a lock the other held would stay held in the child.
         with running, progress:
             task = progress.add_task(f"Importing {running.path.name}", total=total)
+            read = 0
             for result in running:
                 totals["created"] += result.created
                 totals["duplicates"] += result.duplicates
                 totals["cases"] += result.cases_opened
                 problems += result.problems
+                read += result.records
                 progress.advance(task, result.records)
+            # The count of lines was an estimate where rows span lines or lines are blank.
+            progress.update(task, total=read, completed=read)
         problems.sort(key=lambda p: p.row)
         return totals, problems
 
