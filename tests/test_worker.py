@@ -15,7 +15,13 @@ from caseloop.cli import main
 from caseloop.worker.loop import Worker
 from caseloop.worker.models import PeriodicDuty
 from caseloop.worker.registry import DutyRegistry, registry
-from caseloop.worker.services import claim_duty, ensure_duty_rows, finish_duty
+from caseloop.worker.services import (
+    claim_duty,
+    ensure_duty_rows,
+    finish_duty,
+    record_heartbeat,
+    stale_after,
+)
 from tests.helpers import CASELOOP, child_env, read_until, shared_database_url, stop
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -107,6 +113,29 @@ def test_an_expired_lease_can_be_claimed_again() -> None:
     later = T0 + LEASE + timedelta(seconds=1)
     assert claim_duty("sweep", worker_id="b", now=later, lease=LEASE)
     assert duty_row().leased_by == "b"
+
+
+@pytest.mark.django_db
+def test_the_lease_of_a_worker_gone_silent_can_be_claimed_before_it_expires() -> None:
+    ensure_duty_rows(["sweep"], now=T0)
+    record_heartbeat("killed", now=T0)
+    claim_duty("sweep", worker_id="killed", now=T0, lease=LEASE)
+
+    later = T0 + stale_after() + timedelta(seconds=1)
+    assert later < T0 + LEASE
+    assert claim_duty("sweep", worker_id="b", now=later, lease=LEASE)
+    assert duty_row().leased_by == "b"
+
+
+@pytest.mark.django_db
+def test_the_lease_of_a_worker_still_beating_holds_until_it_expires() -> None:
+    ensure_duty_rows(["sweep"], now=T0)
+    claim_duty("sweep", worker_id="busy", now=T0, lease=LEASE)
+    later = T0 + stale_after() + timedelta(seconds=1)
+    record_heartbeat("busy", now=later - timedelta(seconds=1))
+
+    assert not claim_duty("sweep", worker_id="b", now=later, lease=LEASE)
+    assert duty_row().leased_by == "busy"
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
@@ -37,11 +37,18 @@ def ensure_duty_rows(names: Iterable[str], *, now: datetime) -> None:
 
 
 def claim_duty(name: str, *, worker_id: str, now: datetime, lease: timedelta) -> bool:
-    """Lease the duty to ``worker_id`` if it is due and nobody holds an unexpired lease on it.
+    """Lease the duty to ``worker_id`` if it is due and nobody holds an unexpired lease on it,
+    or the worker holding it has gone silent for longer than ``stale_after`` (it died: its
+    duty, the deadline sweep say, need not wait out the rest of the lease).
 
     Returns whether this worker won the claim.
     """
-    unleased = Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+    holder_is_dead = Exists(
+        WorkerHeartbeat.objects.filter(
+            worker_id=OuterRef("leased_by"), last_seen_at__lt=now - stale_after()
+        )
+    )
+    unleased = Q(leased_until__isnull=True) | Q(leased_until__lt=now) | Q(holder_is_dead)
     claimed = PeriodicDuty.objects.filter(unleased, name=name, next_run_at__lte=now).update(
         leased_until=now + lease, leased_by=worker_id, last_started_at=now
     )
