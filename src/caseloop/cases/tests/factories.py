@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from caseloop.cases.models import Case
-from caseloop.cases.services import open_case
+from caseloop.cases.services import close_case, open_case
 from caseloop.customers.tests.factories import make_customer
 from caseloop.org.models import Unit, User
 from caseloop.org.tests.factories import make_unit
@@ -34,4 +34,19 @@ def make_case(
         owner=owner,
         now=now,
         **fields,  # type: ignore[arg-type]
+    )
+
+
+def close_as_resolved(
+    case: Case, *, actor: User, now: datetime | None = None, final_note: str = "Done"
+) -> Case:
+    """Close ``case`` with its program's first closing status (resolved) and first root cause."""
+    program = case.program
+    return close_case(
+        case,
+        actor=actor,
+        closing_status_id=program.closing_statuses.first().pk,
+        root_cause_ids=[program.root_causes.first().pk],
+        final_note=final_note,
+        now=now,
     )

@@ -6,6 +6,7 @@ import pytest
 
 from caseloop.cases import services
 from caseloop.cases.models import Case, CaseEvent, EventKind
+from caseloop.cases.tests.factories import close_as_resolved
 from caseloop.conftest import Cast
 from caseloop.errors import Forbidden, IllegalTransition, InvalidInput
 from caseloop.org.tests.factories import make_unit, make_user
@@ -65,14 +66,7 @@ def test_transfer_to_the_same_unit_is_refused(cast: Cast, now: datetime) -> None
 
 
 def test_closed_case_cannot_be_transferred(cast: Cast, now: datetime) -> None:
-    services.close_case(
-        cast.case,
-        actor=cast.owner,
-        closing_status_id=cast.program.closing_statuses.first().pk,
-        root_cause_ids=[cast.program.root_causes.first().pk],
-        final_note="Done",
-        now=now,
-    )
+    close_as_resolved(cast.case, actor=cast.owner, now=now)
     with pytest.raises(IllegalTransition):
         services.transfer_case(
             cast.case, actor=cast.admin, unit=make_unit(parent=cast.region), now=now

@@ -8,7 +8,7 @@ from django.db import connection
 
 from caseloop.cases import services
 from caseloop.cases.models import Case, CaseEvent, EventKind, Status, WatcherAccess
-from caseloop.cases.tests.factories import make_case
+from caseloop.cases.tests.factories import close_as_resolved, make_case
 from caseloop.conftest import Cast
 from caseloop.org.tests.factories import make_unit, make_user
 from caseloop.programs.models import EscalationAction
@@ -95,14 +95,7 @@ def test_repeated_sweeps_never_escalate_twice(cast: Cast, now: datetime) -> None
 
 
 def close_and_reopen(cast: Cast, at: datetime) -> None:
-    services.close_case(
-        cast.case,
-        actor=cast.owner,
-        closing_status_id=cast.program.closing_statuses.first().pk,
-        root_cause_ids=[cast.program.root_causes.first().pk],
-        final_note="Done",
-        now=at,
-    )
+    close_as_resolved(cast.case, actor=cast.owner, now=at)
     services.reopen_case(cast.case, actor=cast.owner, reason="Still broken", now=at)
 
 
@@ -143,14 +136,7 @@ def test_reopened_case_of_a_program_without_escalation_is_marked_overdue_again(
 
 
 def test_closed_case_is_never_escalated(cast: Cast, now: datetime) -> None:
-    services.close_case(
-        cast.case,
-        actor=cast.owner,
-        closing_status_id=cast.program.closing_statuses.first().pk,
-        root_cause_ids=[cast.program.root_causes.first().pk],
-        final_note="Done",
-        now=now,
-    )
+    close_as_resolved(cast.case, actor=cast.owner, now=now)
     result = sweep_deadlines(now=now + timedelta(days=30))
     assert result.cases_examined == 0
     assert escalations(cast.case) == []

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from caseloop.cases import services
 from caseloop.cases.models import Case, CaseEvent, EventKind, Status
-from caseloop.cases.tests.factories import make_case
+from caseloop.cases.tests.factories import close_as_resolved, make_case
 from caseloop.conftest import Cast
 from caseloop.notify.models import OutboxMessage
 from caseloop.notify.telling import tell_untold_events
@@ -74,13 +74,8 @@ def test_a_case_swept_by_another_worker_after_listing_is_left_alone(
 def test_a_case_closed_after_listing_is_not_escalated(cast: Cast, now: datetime) -> None:
     at = now + TUESDAY
     stale = listed(at)
-    services.close_case(
-        cast.case,
-        actor=cast.owner,
-        closing_status_id=cast.program.closing_statuses.first().pk,
-        root_cause_ids=[cast.program.root_causes.first().pk],
-        final_note="Solved on the phone",
-        now=at - timedelta(minutes=1),
+    close_as_resolved(
+        cast.case, actor=cast.owner, now=at - timedelta(minutes=1), final_note="Solved on the phone"
     )
     result = sweep_listed_cases(stale, now=at)
     assert result.cases_examined == 0

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from caseloop.cases import services
 from caseloop.cases.models import Source
-from caseloop.cases.tests.factories import make_case
+from caseloop.cases.tests.factories import close_as_resolved, make_case
 from caseloop.conftest import Cast
 from caseloop.customers.models import Channel, Direction, Transaction
 from caseloop.customers.services import record_interaction
@@ -35,14 +35,7 @@ def test_contacts_are_click_to_call_and_mail(login: Login, cast: Cast) -> None:
 def test_open_cases_come_before_closed_ones(login: Login, cast: Cast, now: datetime) -> None:
     customer = cast.case.customer
     newer = make_case(program=cast.program, unit=cast.store, customer=customer, now=now)
-    services.close_case(
-        newer,
-        actor=cast.owner,
-        closing_status_id=cast.program.closing_statuses.first().pk,
-        root_cause_ids=[cast.program.root_causes.first().pk],
-        final_note="Done",
-        now=now + timedelta(minutes=5),
-    )
+    close_as_resolved(newer, actor=cast.owner, now=now + timedelta(minutes=5))
     response = login("owner").get(url(cast))
     assert [c.pk for c in response.context["cases"]] == [cast.case.pk, newer.pk]
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from caseloop.cases import services
+from caseloop.cases.tests.factories import close_as_resolved
 from caseloop.conftest import Cast
 
 pytestmark = pytest.mark.django_db
@@ -77,14 +77,7 @@ def test_every_control_has_a_label(login: Login, cast: Cast) -> None:
 
 
 def test_closed_case_controls_have_labels(login: Login, cast: Cast, clock: datetime) -> None:
-    services.close_case(
-        cast.case,
-        actor=cast.owner,
-        closing_status_id=cast.program.closing_statuses.first().pk,
-        root_cause_ids=[cast.program.root_causes.first().pk],
-        final_note="Done",
-        now=clock,
-    )
+    close_as_resolved(cast.case, actor=cast.owner, now=clock)
     parsed = parse(login("owner").get(reverse("web:case", args=[cast.case.pk])).content.decode())
     assert all(c["wrapped"] or c.get("id") in parsed.label_targets for c in parsed.controls)
 
