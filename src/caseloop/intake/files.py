@@ -5,7 +5,6 @@ line 1, so that a reported row is found at once in an editor."""
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import TypeVar
@@ -62,18 +61,6 @@ def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as handle:
         handle.seek(-1, 2)
         return handle.read(1) == b"\n"
-
-
-@contextmanager
-def _refusing_unreadable(path: Path) -> Iterator[None]:
-    """A file that is not UTF-8, or not CSV, is refused as a whole, as nothing in it could be
-    trusted."""
-    try:
-        yield
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path.name} is not UTF-8 text ({exc.reason}).") from None
-    except csv.Error as exc:
-        raise InvalidInput(f"{path.name} is not a readable CSV file: {exc}.") from None
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, object]]:
@@ -136,9 +123,10 @@ def read_batches(
     """The file's responses, or the problem that keeps a line from being one, in batches of
     ``size`` lines. With ``share=(k, n)``, only batches ``k``, ``k + n``, ``k + 2n`` …: each of
     ``n`` import workers reads the whole file, which costs far less than checking it, so that
-    every row keeps the number of its line. A file that is not UTF-8 is refused as a whole."""
+    every row keeps the number of its line. A file that is not UTF-8 is refused as a whole, as
+    nothing in it could be trusted."""
     mine, every = share
-    with _refusing_unreadable(path):
+    try:
         if file_format == "csv":
             rows = _csv_rows(path)
             first = next(rows, None)
@@ -153,6 +141,10 @@ def read_batches(
             for index, chunk in enumerate(batched(_jsonl_rows(path), size)):
                 if index % every == mine:
                     yield _jsonl_batch(chunk)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path.name} is not UTF-8 text ({exc.reason}).") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"{path.name} is not a readable CSV file: {exc}.") from None
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -209,28 +209,26 @@ def test_escalation_of_a_managers_case_goes_above_them_never_below(now: datetime
     assert escalations(case) == [(DeadlineKind.RESOLVE, 1, "ines"), (DeadlineKind.RESOLVE, 2, None)]
 
 
-def test_away_manager_without_a_cover_is_passed_over(cast: Cast, now: datetime) -> None:
+def away_without_a_cover(manager: object) -> None:
+    manager.is_away = True
+
+
+def no_longer_active(manager: object) -> None:
+    manager.is_active = False
+
+
+def away_with_a_cover_who_is_away_too(manager: object) -> None:
+    manager.is_away, manager.cover = True, make_user(username="carl", is_away=True)
+
+
+@pytest.mark.parametrize(
+    "cannot_act", [away_without_a_cover, no_longer_active, away_with_a_cover_who_is_away_too]
+)
+def test_a_manager_who_cannot_act_is_passed_over(
+    cast: Cast, now: datetime, cannot_act: object
+) -> None:
     store, managers = three_managers_up(cast.owner)
-    managers[0].is_away = True
-    managers[0].save()
-    case = make_case(program=cast.program, unit=store, now=now)
-    sweep_deadlines(now=now + TUESDAY)
-    assert escalations(case) == [(DeadlineKind.START, 1, "hugo")]
-
-
-def test_inactive_manager_is_passed_over(cast: Cast, now: datetime) -> None:
-    store, managers = three_managers_up(cast.owner)
-    managers[0].is_active = False
-    managers[0].save()
-    case = make_case(program=cast.program, unit=store, now=now)
-    sweep_deadlines(now=now + TUESDAY)
-    assert escalations(case) == [(DeadlineKind.START, 1, "hugo")]
-
-
-def test_cover_who_is_away_too_does_not_stand_in(cast: Cast, now: datetime) -> None:
-    store, managers = three_managers_up(cast.owner)
-    cover = make_user(username="carl", is_away=True)
-    managers[0].is_away, managers[0].cover = True, cover
+    cannot_act(managers[0])
     managers[0].save()
     case = make_case(program=cast.program, unit=store, now=now)
     sweep_deadlines(now=now + TUESDAY)
