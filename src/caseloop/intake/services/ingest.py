@@ -45,6 +45,7 @@ from caseloop.intake.opening import (
 from caseloop.intake.records import (
     Checked,
     IncomingRecord,
+    Respondent,
     ResponseInput,
     RowProblem,
     Shaper,
@@ -307,18 +308,15 @@ def _store_with_retries(
     """One transaction for the batch; a unique-key race with a concurrent delivery of the same
     response rolls it back, and the retry finds the other delivery's rows and skips them.
 
-    What needs no database is worked out before: each response's alert and its row's values
-    converted for the database. The transaction holds the write lock that other intakes (and
-    the other workers of an import) wait for, and this is a sixth of a batch's work."""
-    ready = _Ready(
-        alerts=_evaluate(session, inputs), values=_response_values(session.program, inputs, at)
-    )
+    What needs no database is worked out before (``_Ready``): the transaction holds the write
+    lock that other intakes, and the other workers of an import, wait for."""
+    ready = _ready(session, inputs, at)
     for attempt in range(_ATTEMPTS):
         try:
             with session.turn_to_store, transaction.atomic(durable=True):
                 _take_intake_lock()
                 return _store_unsafe_outside_transaction(
-                    session, inputs, ready, at, strict=strict, with_outcomes=with_outcomes
+                    session, ready, at, strict=strict, with_outcomes=with_outcomes
                 )
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
@@ -348,13 +346,13 @@ def _by_source(keys: Iterable[Key]) -> dict[str, set[str]]:
 
 
 def _existing(
-    session: IntakeSession, keys: Iterable[Key]
+    session: IntakeSession, ids_by_source: dict[str, set[str]]
 ) -> tuple[dict[Key, tuple[int, int | None]], dict[Key, int]]:
     """Stored responses ``{key: (id, case id)}`` and cases of other channels ``{key: id}`` with
     these external references; indexed queries, one or two per source."""
     responses: dict[Key, tuple[int, int | None]] = {}
     cases: dict[Key, int] = {}
-    for source, ids in _by_source(keys).items():
+    for source, ids in ids_by_source.items():
         columns = ("external_id", "id", "case_id")
         for external_id, pk, case_id in select_in(
             SurveyResponse, columns, "external_id", ids, equal={"source": source}
@@ -384,70 +382,99 @@ def _split_repeats(inputs: Sequence[ResponseInput]) -> tuple[dict[Key, ResponseI
 
 @dataclass
 class _Ready:
-    """A batch's work that needs no database, done before its transaction: by id of each
-    response, its alert or why its rules could not be checked, and its row's values."""
+    """A batch's work that needs no database, done before its transaction: its responses less
+    the repeats of a key within the batch, their external ids by source, the responses that
+    fire an alert (with it) and those whose rules could not be checked (with the problem),
+    the respondents who can be recognised, and each row's values converted for the
+    database, by id of the response."""
 
-    alerts: dict[int, Alert | RowProblem]
+    first: dict[Key, ResponseInput]
+    repeats: list[ResponseInput]
+    ids_by_source: dict[str, set[str]]
+    alerting: list[tuple[ResponseInput, Alert]]
+    unchecked: list[tuple[ResponseInput, RowProblem]]
+    identified: list[tuple[int, Respondent]]
     values: dict[int, tuple[object, ...]]
 
-    def alerts_of(
-        self, responses: Iterable[ResponseInput]
-    ) -> tuple[dict[int, Alert], list[RowProblem]]:
-        alerts: dict[int, Alert] = {}
-        problems: list[RowProblem] = []
-        for response in responses:
-            outcome = self.alerts.get(id(response))
-            if isinstance(outcome, RowProblem):
-                problems.append(outcome)
-            elif outcome is not None:
-                alerts[id(response)] = outcome
-        return alerts, problems
+
+def _ready(session: IntakeSession, inputs: Sequence[ResponseInput], at: datetime) -> _Ready:
+    first, repeats = _split_repeats(inputs)
+    responses = list(first.values())
+    alerting, unchecked = _evaluate(session, responses)
+    return _Ready(
+        first=first,
+        repeats=repeats,
+        ids_by_source=_by_source(first),
+        alerting=alerting,
+        unchecked=unchecked,
+        identified=[(id(r), r.respondent) for r in responses if r.respondent.is_identified],
+        values=_response_values(session.program, responses, at),
+    )
 
 
 def _store_unsafe_outside_transaction(
     session: IntakeSession,
-    inputs: Sequence[ResponseInput],
     ready: _Ready,
     at: datetime,
     *,
     strict: bool,
     with_outcomes: bool,
 ) -> IntakeResult:
-    first, repeats = _split_repeats(inputs)
-    stored, other_cases = _existing(session, first)
-    fresh = [r for r in first.values() if r.key not in stored]
-    alerts, problems = ready.alerts_of(r for r in fresh if r.key not in other_cases)
+    # Most batches hold only new responses and no row is refused: then every list worked out
+    # before the transaction is taken as it is, not filtered again under the write lock.
+    first = ready.first
+    stored, other_cases = _existing(session, ready.ids_by_source)
+    fresh = [r for r in first.values() if r.key not in stored] if stored else list(first.values())
+    taken = stored.keys() | other_cases.keys()
+    alerting = ready.alerting
+    if taken:
+        alerting = [(r, alert) for r, alert in alerting if r.key not in taken]
+    problems = [p for r, p in ready.unchecked if r.key not in taken]
     planned, assign_problems = assign_unsafe_outside_transaction(
-        session.program, [(r, alerts[id(r)]) for r in fresh if id(r) in alerts], session.cache
+        session.program, alerting, session.cache
     )
     problems += assign_problems
     if strict and problems:
-        raise BadRecords(problems, len(inputs))
+        raise BadRecords(problems, len(first) + len(ready.repeats))
     rejected = {p.row for p in problems}
-    fresh = [r for r in fresh if r.row not in rejected]
+    if rejected:
+        fresh = [r for r in fresh if r.row not in rejected]
     by_response = {id(p.response): p for p in planned}
-    customers = _save_customers(fresh, by_response)
+    customers = _save_customers(ready, fresh, planned)
     open_cases_unsafe_outside_transaction(session.program, planned, at=at, cache=session.cache)
-    rows = []
-    for response in fresh:
-        case = by_response.get(id(response))
-        customer = customers.get(id(response))
-        rows.append(
-            (
-                *ready.values[id(response)],
-                customer.pk if customer else None,
-                case.alert.rule.pk if case else None,
-                case.case_id if case else other_cases.get(response.key),
-            )
-        )
-    _response_table().insert(rows)
+    _response_table().insert(_response_rows(ready, fresh, customers, by_response, other_cases))
     result = IntakeResult(problems=problems, created=len(fresh), cases_opened=len(planned))
-    result.duplicates = sum(1 for r in [*first.values(), *repeats] if r.key in stored) + sum(
-        1 for r in repeats if r.key not in stored and first[r.key].row not in rejected
+    result.duplicates = sum(1 for r in first.values() if r.key in stored) if stored else 0
+    result.duplicates += sum(
+        1 for r in ready.repeats if r.key in stored or first[r.key].row not in rejected
     )
     if with_outcomes:
-        result.outcomes = _outcomes(first, repeats, fresh)
+        result.outcomes = _outcomes(first, ready.repeats, fresh)
     return result
+
+
+def _response_rows(
+    ready: _Ready,
+    fresh: Sequence[ResponseInput],
+    customers: dict[int, CustomerRef],
+    cases: dict[int, PlannedCase],
+    other_cases: dict[Key, int],
+) -> list[tuple[object, ...]]:
+    """The rows of ``fresh``: the values converted before the transaction, and the customer,
+    rule and case each links to."""
+    rows = []
+    values = ready.values
+    for response in fresh:
+        key = id(response)
+        customer, case = customers.get(key), cases.get(key)
+        if case is not None:
+            assert customer is not None
+            links = (customer.pk, case.alert.rule.pk, case.case_id)
+        else:
+            other = other_cases.get(response.key) if other_cases else None
+            links = (customer.pk if customer else None, None, other)
+        rows.append(values[key] + links)
+    return rows
 
 
 def _outcomes(
@@ -478,37 +505,43 @@ def _outcomes(
 
 def _evaluate(
     session: IntakeSession, responses: Sequence[ResponseInput]
-) -> dict[int, Alert | RowProblem]:
-    """By id of each response that fires a rule, its alert; of each whose rules cannot be
-    checked on its values, the problem of its row."""
-    outcomes: dict[int, Alert | RowProblem] = {}
+) -> tuple[list[tuple[ResponseInput, Alert]], list[tuple[ResponseInput, RowProblem]]]:
+    """The responses that fire a rule, each with its alert, in order; and those whose rules
+    cannot be checked on their values, each with the problem of its row."""
+    alerting: list[tuple[ResponseInput, Alert]] = []
+    unchecked: list[tuple[ResponseInput, RowProblem]] = []
     if not session.rules:
-        return outcomes
+        return alerting, unchecked
     remembered, path_of = session.alerts, session.path_of
     for response in responses:
         try:
             alert = remembered.first_alert(response, path_of)
         except RuleError as exc:
-            outcomes[id(response)] = RowProblem(response.row, "answers", exc.message)
+            unchecked.append((response, RowProblem(response.row, "answers", exc.message)))
             continue
         if alert is not None:
-            outcomes[id(response)] = alert
-    return outcomes
+            alerting.append((response, alert))
+    return alerting, unchecked
 
 
 def _save_customers(
-    fresh: Sequence[ResponseInput], planned: dict[int, PlannedCase]
+    ready: _Ready, fresh: Sequence[ResponseInput], planned: Sequence[PlannedCase]
 ) -> dict[int, CustomerRef]:
     """Customers for identified respondents, and for anonymous ones whose response alerts
     (a case needs a customer; it is then marked as lacking contact details)."""
-    identified = [(id(r), r.respondent) for r in fresh if r.respondent.is_identified]
+    identified = ready.identified
+    if len(fresh) < len(ready.first):
+        kept = {id(r) for r in fresh}
+        identified = [(key, respondent) for key, respondent in identified if key in kept]
     anonymous = [
-        (id(r), r.respondent) for r in fresh if not r.respondent.is_identified and id(r) in planned
+        (id(p.response), p.response.respondent)
+        for p in planned
+        if not p.response.respondent.is_identified
     ]
     plan = plan_customers(identified, anonymous=anonymous)
     save_customer_plan_unsafe_outside_transaction(plan)
-    for key, case in planned.items():
-        case.customer = plan.by_key[key]
+    for p in planned:
+        p.customer = plan.by_key[id(p.response)]
     return plan.by_key
 
 
