@@ -15,6 +15,7 @@ from caseloop.bulkrows import (
 from caseloop.cases.models import Case
 from caseloop.cases.tests.factories import make_case
 from caseloop.conftest import MONDAY_9AM
+from caseloop.intake.models import SurveyResponse
 from caseloop.org.models import Unit
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +67,52 @@ def test_new_ids_on_sqlite_are_refused_without_the_write_lock() -> None:
     with transaction.atomic():
         first, second = new_ids(Unit, 2)
     assert second == first + 1
+
+
+@pytest.mark.parametrize("come_converted", [False, True], ids=["converted here", "as given"])
+def test_columns_given_out_of_the_models_order_land_in_their_own(come_converted: bool) -> None:
+    case = make_case(now=MONDAY_9AM)
+    columns = (
+        "case_id",
+        "verbatims",
+        "answers",
+        "transaction_details",
+        "respondent",
+        "ingested_at",
+        "received_at",
+        "unit_id",
+        "customer_id",
+        "external_id",
+        "source",
+        "program_id",
+        "alert_rule_id",
+    )
+    # The JSON and datetime columns need converting; the others go as they are.
+    converted = columns[1:7] if come_converted else ()
+    table = Table(SurveyResponse, columns, converted=converted)
+    values = {
+        "verbatims": {"verbatim": "Cold food"},
+        "answers": {"q_overall": 3, "concern": True},
+        "transaction_details": {"reference": "R-1"},
+        "respondent": {"email": "ann@example.com"},
+        "ingested_at": MONDAY_9AM,
+        "received_at": MONDAY_9AM - timedelta(hours=2),
+    }
+    if come_converted:
+        values = {name: table.adapt(name, [value])[0] for name, value in values.items()}
+    row = (case.pk, *values.values(), case.unit_id, case.customer_id, "r-1", "web", case.program_id)
+    table.insert([(*row, None)])
+    stored = SurveyResponse.objects.get(source="web", external_id="r-1")
+    assert (stored.case_id, stored.unit_id, stored.customer_id, stored.program_id) == (
+        case.pk,
+        case.unit_id,
+        case.customer_id,
+        case.program_id,
+    )
+    assert stored.alert_rule_id is None
+    assert stored.verbatims == {"verbatim": "Cold food"}
+    assert stored.answers == {"q_overall": 3, "concern": True}
+    assert stored.transaction_details == {"reference": "R-1"}
+    assert stored.respondent == {"email": "ann@example.com"}
+    assert stored.received_at == MONDAY_9AM - timedelta(hours=2)
+    assert stored.ingested_at == MONDAY_9AM
