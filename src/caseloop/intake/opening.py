@@ -16,7 +16,7 @@ bulk-opened case with one opened by ``open_case`` field by field, so a change to
 made to the other fails there.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,8 +55,6 @@ class PlannedCase:
     assignment: Assignment
     customer: CustomerRef | None = None
     case_id: int | None = None
-    subject: str = ""
-    deadlines: Deadlines | None = None
 
 
 @dataclass
@@ -145,6 +143,29 @@ def assign_unsafe_outside_transaction(
     return planned, problems
 
 
+@dataclass(frozen=True)
+class CaseTexts:
+    """What an alert case says, known from its response and alert alone: its subject,
+    description, alert reason (converted for the database) and verbatim."""
+
+    subject: str
+    description: str
+    alert_reason: object
+    verbatim: str
+
+
+def case_texts(alerting: Sequence[tuple[ResponseInput, Alert]]) -> dict[int, CaseTexts]:
+    """By id of each response, the texts of the case its alert opens: worked out before the
+    transaction that opens the cases, which holds the write lock other intakes wait for."""
+    reasons = _case_table().adapt("alert_reason", (alert.reason(r) for r, alert in alerting))
+    return {
+        id(response): CaseTexts(
+            _subject(response, alert), _description(response), reason, response.verbatim
+        )
+        for (response, alert), reason in zip(alerting, reasons, strict=True)
+    }
+
+
 def _subject(response: ResponseInput, alert: Alert) -> str:
     first_words = response.verbatim.split("\n", 1)[0].strip()
     subject = f"{alert.rule.name}: {first_words}" if first_words else alert.rule.name
@@ -205,6 +226,10 @@ _CASE_COLUMNS = (
 )
 
 
+def _case_table() -> Table:
+    return Table(Case, _CASE_COLUMNS, converted=("alert_reason",))
+
+
 def _insert_transactions(planned: Sequence[PlannedCase]) -> list[int | None]:
     rows = [_transaction_row(p) for p in planned]
     ids = iter(
@@ -214,10 +239,16 @@ def _insert_transactions(planned: Sequence[PlannedCase]) -> list[int | None]:
 
 
 def open_cases_unsafe_outside_transaction(
-    program: Program, planned: Sequence[PlannedCase], *, at: datetime, cache: UnitCache
+    program: Program,
+    planned: Sequence[PlannedCase],
+    *,
+    texts: Mapping[int, CaseTexts],
+    at: datetime,
+    cache: UnitCache,
 ) -> None:
     """Insert the cases of ``planned`` (customers already saved) with their transactions,
-    watchers, playbook tasks and CREATED events; each ``planned.case_id`` is set."""
+    watchers, playbook tasks and CREATED events; each ``planned.case_id`` is set. ``texts``
+    holds each case's texts by id of its response (``case_texts``)."""
     if not planned:
         return
     units = {p.response.unit.pk: p.response.unit for p in planned}
@@ -229,8 +260,8 @@ def open_cases_unsafe_outside_transaction(
     rows = []
     for p, transaction_id in zip(planned, transaction_ids, strict=True):
         response, due, owner = p.response, deadlines[p.response.unit.pk], p.assignment.owner
+        said = texts[id(response)]
         assert p.customer is not None
-        p.subject, p.deadlines = _subject(response, p.alert), due
         rows.append(
             (
                 program.pk,
@@ -239,14 +270,14 @@ def open_cases_unsafe_outside_transaction(
                 response.unit.pk,
                 owner.pk if owner else None,
                 transaction_id,
-                p.subject,
-                _description(response),
+                said.subject,
+                said.description,
                 p.alert.rule.priority,
                 Source.SURVEY.value,
                 response.source,
                 response.external_id,
-                p.alert.reason(response),
-                response.verbatim,
+                said.alert_reason,
+                said.verbatim,
                 not p.customer.has_contact,
                 at,
                 due.start_due_at,
@@ -254,7 +285,7 @@ def open_cases_unsafe_outside_transaction(
                 initial_next_deadline(due.start_due_at, due.resolve_due_at),
             )
         )
-    case_ids = Table(Case, _CASE_COLUMNS).insert_returning_ids(rows)
+    case_ids = _case_table().insert_returning_ids(rows)
     for p, case_id in zip(planned, case_ids, strict=True):
         p.case_id = case_id
     _add_people_tasks_and_events(program, planned, at=at, cache=cache)

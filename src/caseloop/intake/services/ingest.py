@@ -37,9 +37,11 @@ from caseloop.intake.matching import (
 )
 from caseloop.intake.models import ProgramIntake, SurveyResponse
 from caseloop.intake.opening import (
+    CaseTexts,
     PlannedCase,
     UnitCache,
     assign_unsafe_outside_transaction,
+    case_texts,
     open_cases_unsafe_outside_transaction,
 )
 from caseloop.intake.records import (
@@ -385,8 +387,8 @@ class _Ready:
     """A batch's work that needs no database, done before its transaction: its responses less
     the repeats of a key within the batch, their external ids by source, the responses that
     fire an alert (with it) and those whose rules could not be checked (with the problem),
-    the respondents who can be recognised, and each row's values converted for the
-    database, by id of the response."""
+    the respondents who can be recognised, each row's values converted for the database,
+    and the texts of each case to open, by id of the response."""
 
     first: dict[Key, ResponseInput]
     repeats: list[ResponseInput]
@@ -395,6 +397,7 @@ class _Ready:
     unchecked: list[tuple[ResponseInput, RowProblem]]
     identified: list[tuple[int, Respondent]]
     values: dict[int, tuple[object, ...]]
+    texts: dict[int, CaseTexts]
 
 
 def _ready(session: IntakeSession, inputs: Sequence[ResponseInput], at: datetime) -> _Ready:
@@ -409,6 +412,7 @@ def _ready(session: IntakeSession, inputs: Sequence[ResponseInput], at: datetime
         unchecked=unchecked,
         identified=[(id(r), r.respondent) for r in responses if r.respondent.is_identified],
         values=_response_values(session.program, responses, at),
+        texts=case_texts(alerting),
     )
 
 
@@ -441,7 +445,9 @@ def _store_unsafe_outside_transaction(
         fresh = [r for r in fresh if r.row not in rejected]
     by_response = {id(p.response): p for p in planned}
     customers = _save_customers(ready, fresh, planned)
-    open_cases_unsafe_outside_transaction(session.program, planned, at=at, cache=session.cache)
+    open_cases_unsafe_outside_transaction(
+        session.program, planned, texts=ready.texts, at=at, cache=session.cache
+    )
     _response_table().insert(_response_rows(ready, fresh, customers, by_response, other_cases))
     result = IntakeResult(problems=problems, created=len(fresh), cases_opened=len(planned))
     result.duplicates = sum(1 for r in first.values() if r.key in stored) if stored else 0
