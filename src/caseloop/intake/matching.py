@@ -23,7 +23,7 @@ from caseloop.intake.records import Respondent
 _FIELDS = ("id", "external_id", "email", "phone")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class CustomerRef:
     """A customer as the batch sees it: stored already (``pk`` set) or to be created."""
 
@@ -58,12 +58,19 @@ class _Directory:
         self.loaded: dict[object, CustomerRef] = {}
 
     def add(self, customer: CustomerRef) -> None:
-        if customer.external_id:
-            _prefer_oldest(self.by_external_id, customer.external_id, customer)
-        if customer.email:
-            _prefer_oldest(self.by_email, customer.email.lower(), customer)
-        if customer.phone:
-            _prefer_oldest(self.by_phone, customer.phone, customer)
+        # Under each key the oldest customer: a stored one before one created in the batch,
+        # and of two stored ones the lower id, whatever order the lookups found them in.
+        for table, key in (
+            (self.by_external_id, customer.external_id),
+            (self.by_email, customer.email.lower()),
+            (self.by_phone, customer.phone),
+        ):
+            if key:
+                current = table.get(key)
+                if current is None or (
+                    customer.pk is not None and (current.pk is None or customer.pk < current.pk)
+                ):
+                    table[key] = customer
 
     def find(self, respondent: Respondent) -> CustomerRef | None:
         return (
@@ -72,16 +79,6 @@ class _Directory:
             or (respondent.phone and self.by_phone.get(respondent.phone))
             or None
         )
-
-
-def _prefer_oldest(table: dict[str, CustomerRef], key: str, customer: CustomerRef) -> None:
-    """Keep the oldest customer under ``key``: a stored one before one created in the batch,
-    and of two stored ones the lower id, whatever order the batch's lookups found them in."""
-    current = table.get(key)
-    if current is None or (
-        customer.pk is not None and (current.pk is None or customer.pk < current.pk)
-    ):
-        table[key] = customer
 
 
 def _add_rows(directory: _Directory, rows: Iterable[tuple[object, ...]]) -> None:
