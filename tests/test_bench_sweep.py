@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scenarios import sweep
 from caseloop.cases.models import Case, CaseEvent, CaseWatcher, EventKind
-from caseloop.notify.models import OutboxMessage
+from caseloop.notify.models import OutboxMessage, UntoldEvent
 from caseloop.sla.models import Escalation
 from caseloop.sla.services import sweep_deadlines
 
@@ -59,3 +59,29 @@ def test_the_reset_puts_back_the_due_state_the_sweep_changed() -> None:
     sweep.reset()
     assert state() == before
     assert sweep_deadlines(now=sweep.SWEEP_NOW).cases_examined == SIZE // 100
+
+
+def written() -> tuple[object, ...]:
+    """What a sweep writes, less the watchers it removes or upgrades (see ``write_floor``)."""
+    cases = sorted(
+        Case.objects.values_list(
+            "pk", "next_deadline_at", "was_overdue", "escalation_level", "owner_id", "version"
+        )
+    )
+    events = sorted(CaseEvent.objects.values_list("pk", "case_id", "kind", "data", "created_at"))
+    escalations = sorted(
+        Escalation.objects.values_list("case_id", "deadline", "deadline_at", "level", "designee")
+    )
+    queued = sorted(UntoldEvent.objects.values_list("event_id", "owner_id", "watcher_ids"))
+    return (cases, events, escalations, queued)
+
+
+def test_the_write_floor_writes_the_rows_the_sweep_wrote() -> None:
+    sweep._generate(SIZE)
+    sweep_deadlines(now=sweep.SWEEP_NOW)
+    swept = written()
+    sweep.save_written_rows()
+    sweep.reset()
+    assert written() != swept
+    sweep.write_floor()
+    assert written() == swept
