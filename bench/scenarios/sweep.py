@@ -53,6 +53,8 @@ if __package__ in (None, ""):
 from bench.environment import BENCH_DIR, DATA_DIR
 
 if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
     from bench.harness import Context, Report
 
 # Bump whenever the generated rows change, so that stored sweep databases are rebuilt.
@@ -655,14 +657,25 @@ def save_written_rows() -> None:
 def write_floor() -> None:
     """Write what the last saved sweep wrote (``save_written_rows``) with the database alone:
     its rows copied in by ``INSERT … SELECT`` and the due cases' columns set from the copy, in
-    one transaction, then on SQLite the checkpoint the sweep ends with. The owner is set only
-    where it changed, as the sweep does on SQLite (setting a column rewrites the entries of
-    every index on it); watchers the sweep removed or upgraded are left as they were."""
+    one transaction, on the connection as the sweep tunes it (on SQLite the same page cache
+    and the same checkpoint at the end; on PostgreSQL a commit that does not wait for the
+    disk). The owner is set only where it changed, as the sweep
+    does on SQLite (setting a column rewrites the entries of every index on it); watchers the
+    sweep removed or upgraded are left as they were."""
     from django.db import connection, transaction
 
+    from caseloop.sla.batch import commit_without_waiting_for_the_disk
+    from caseloop.sla.services import sweep_connection
+
+    with sweep_connection(), transaction.atomic():
+        commit_without_waiting_for_the_disk()  # as the sweep's own commits on PostgreSQL
+        _copy_written_rows(connection)
+
+
+def _copy_written_rows(connection: BaseDatabaseWrapper) -> None:
     columns = ", ".join(c for c in _CASE_COLUMNS if c != "owner_id")
     written = f"{WRITTEN}case"
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         for table, _, _ in _ADDED_BY_SWEEP:
             cursor.execute(f"INSERT INTO {table} SELECT * FROM {WRITTEN}{table}")  # noqa: S608
         if connection.vendor == "postgresql":
@@ -683,9 +696,6 @@ def write_floor() -> None:
             f"WHERE id IN (SELECT w.id FROM {written} w JOIN {SAVED_CASES} s ON s.id = w.id "
             "WHERE w.owner_id IS NOT s.owner_id)"
         )
-    if not connection.in_atomic_block:  # inside a test's transaction nothing is committed
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def due_count(now: datetime) -> int:

@@ -16,7 +16,8 @@ never blocks the others.
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -91,12 +92,16 @@ def sweep_deadlines(
     cost follows the number of cases due, not the number open.
     """
     now = now or timezone.now()
-    with (
-        larger_page_cache(_SWEEP_CACHE_KIB),
-        fewer_checkpoints(_SWEEP_WAL_KIB),
-        batch_garbage_collection() as collect_garbage,
-    ):
+    with sweep_connection(), batch_garbage_collection() as collect_garbage:
         return _sweep(now, batch_size, collect_garbage)
+
+
+@contextmanager
+def sweep_connection() -> Iterator[None]:
+    """The connection as a sweep tunes it while it runs, and restores it after: on SQLite a
+    larger page cache and fewer checkpoints, the last one when the sweep ends."""
+    with larger_page_cache(_SWEEP_CACHE_KIB), fewer_checkpoints(_SWEEP_WAL_KIB):
+        yield
 
 
 def _sweep(now: datetime, batch_size: int, collect_garbage: Callable[[], None]) -> SweepResult:
